@@ -1,0 +1,97 @@
+"""What every framework adapter provides: a small array vocabulary and the native hooks.
+
+The rules in :mod:`diffqr._rules` are written once against the vocabulary below (``xp.matmul``,
+``xp.mH``, ``xp.tril``, ...), plus slicing and ``+ - *`` on the arrays themselves.  An adapter
+implements the vocabulary with its framework's own differentiable operations, so a rule evaluated on
+that framework's arrays is itself differentiable (double backward, forward-over-reverse, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+Array = Any
+
+SUPPORTED_DTYPES = ("float32", "float64", "complex64", "complex128")
+
+
+class Backend:
+    """Base class of the framework adapters.
+
+    Subclasses implement the vocabulary used by the rules and the native hooks used by the public
+    functions.  Each adapter module is imported only once the user hands diffqr one of its arrays.
+    """
+
+    name: str = "?"
+
+    # ------------------------------------------------------------------ vocabulary for the rules
+    def matmul(self, a: Array, b: Array) -> Array:
+        return a @ b
+
+    def mH(self, a: Array) -> Array:
+        """Conjugate transpose of the last two axes."""
+        raise NotImplementedError
+
+    def tril(self, a: Array, k: int = 0) -> Array:
+        raise NotImplementedError
+
+    def triu(self, a: Array, k: int = 0) -> Array:
+        raise NotImplementedError
+
+    def solve_triangular(
+        self, r: Array, b: Array, *, upper: bool, left: bool = True, adjoint: bool = False
+    ) -> Array:
+        """Solve ``op(r) x = b`` (``left``) or ``x op(r) = b``, ``op`` = identity or ``ᴴ``."""
+        raise NotImplementedError
+
+    def solve(self, a: Array, b: Array) -> Array:
+        """Solve the general square system ``a x = b``."""
+        raise NotImplementedError
+
+    def concat(self, arrays: list[Array], axis: int) -> Array:
+        raise NotImplementedError
+
+    def zeros_like(self, a: Array) -> Array:
+        return a * 0
+
+    def eye_like(self, a: Array, n: int) -> Array:
+        """The ``n × n`` identity with ``a``'s dtype (broadcasts against batches)."""
+        raise NotImplementedError
+
+    def real(self, a: Array) -> Array:
+        raise NotImplementedError
+
+    def shape(self, a: Array) -> tuple[int, ...]:
+        return tuple(a.shape)
+
+    # ------------------------------------------------------------------ host-side inspection
+    def to_host(self, a: Array) -> np.ndarray | None:
+        """``a`` as a NumPy array, or ``None`` when its values are not known (traced/compiled)."""
+        raise NotImplementedError
+
+    def abs_diagonal_on_host(self, a: Array) -> np.ndarray | None:
+        """``|diag a|`` as a NumPy array ``(..., k)``, or ``None`` when ``a`` is traced."""
+        host = self.to_host(a)
+        return None if host is None else np.abs(np.diagonal(host, axis1=-2, axis2=-1))
+
+    def dtype_name(self, a: Array) -> str:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ native hooks
+    def householder_qr(self, a: Array, *, complete: bool) -> tuple[Array, Array]:
+        """The framework's own (LAPACK-gauge) QR, not differentiated."""
+        raise NotImplementedError
+
+    def column_pivots(self, a: Array) -> Array:
+        """Column-pivoting permutation ``(..., n)`` (int64), held constant under differentiation."""
+        raise NotImplementedError
+
+    def take_columns(self, a: Array, perm: Array) -> Array:
+        """``a[..., :, perm]`` with a batch of permutations, differentiable in ``a``."""
+        raise NotImplementedError
+
+    def differentiable_qr(self, a: Array, *, mode: str, rank: int) -> tuple[Array, Array]:
+        """QR of ``a`` (``mode`` reduced/complete/r, truncated to ``rank``) hooked into autodiff."""
+        raise NotImplementedError

@@ -1,0 +1,111 @@
+"""NumPy adapter: LAPACK through numpy/scipy; no autodiff, so the rules are called explicitly."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+from .base import Array, Backend
+
+
+def _solve_triangular_2d_or_batched(r: np.ndarray, b: np.ndarray, **kwargs) -> np.ndarray:
+    """``scipy.linalg.solve_triangular`` over leading batch axes (old SciPy does not batch)."""
+    if r.ndim == 2 and b.ndim == 2:
+        return scipy.linalg.solve_triangular(r, b, **kwargs)
+    shape = np.broadcast_shapes(r.shape[:-2], b.shape[:-2])
+    r = np.broadcast_to(r, shape + r.shape[-2:])
+    b = np.broadcast_to(b, shape + b.shape[-2:])
+    out = np.empty(shape + b.shape[-2:], dtype=np.result_type(r, b))
+    for index in np.ndindex(*shape):
+        out[index] = scipy.linalg.solve_triangular(r[index], b[index], **kwargs)
+    return out
+
+
+def householder_pivots(a: np.ndarray) -> np.ndarray:
+    """Column pivots of LAPACK's ``geqp3`` for each matrix of a batch, as int64 ``(..., n)``."""
+    n = a.shape[-1]
+    flat = a.reshape((-1, *a.shape[-2:]))
+    perms = np.empty((flat.shape[0], n), dtype=np.int64)
+    for i, matrix in enumerate(flat):
+        if matrix.size:
+            perms[i] = scipy.linalg.qr(matrix, mode="r", pivoting=True, check_finite=False)[1]
+        else:
+            perms[i] = np.arange(n)
+    return perms.reshape((*a.shape[:-2], n))
+
+
+def take_columns(a: Array, perm: Array, take_along_axis) -> Array:
+    """``a[..., :, perm]`` for a batch of permutations, via the framework's take-along-axis."""
+    index = perm[..., None, :]
+    return take_along_axis(a, index, -1)
+
+
+class NumpyBackend(Backend):
+    name = "numpy"
+
+    def mH(self, a):
+        t = np.swapaxes(a, -1, -2)
+        return np.conj(t) if np.iscomplexobj(t) else t
+
+    def tril(self, a, k=0):
+        return np.tril(a, k)
+
+    def triu(self, a, k=0):
+        return np.triu(a, k)
+
+    def solve_triangular(self, r, b, *, upper, left=True, adjoint=False):
+        if left:
+            return _solve_triangular_2d_or_batched(
+                r, b, lower=not upper, trans="C" if adjoint else "N", check_finite=False
+            )
+        # x op(r) = b  <=>  op(r)ᴴ xᴴ = bᴴ
+        return self.mH(
+            _solve_triangular_2d_or_batched(
+                r, self.mH(b), lower=not upper, trans="N" if adjoint else "C", check_finite=False
+            )
+        )
+
+    def solve(self, a, b):
+        return np.linalg.solve(a, b)
+
+    def concat(self, arrays, axis):
+        return np.concatenate(arrays, axis=axis)
+
+    def zeros_like(self, a):
+        return np.zeros_like(a)
+
+    def eye_like(self, a, n):
+        return np.eye(n, dtype=a.dtype)
+
+    def real(self, a):
+        return np.real(a)
+
+    def to_host(self, a):
+        return np.asarray(a)
+
+    def dtype_name(self, a):
+        return np.dtype(a.dtype).name
+
+    def householder_qr(self, a, *, complete):
+        return np.linalg.qr(a, mode="complete" if complete else "reduced")
+
+    def column_pivots(self, a):
+        return householder_pivots(a)
+
+    def take_columns(self, a, perm):
+        return take_columns(a, np.broadcast_to(perm, (*a.shape[:-2], a.shape[-1])),
+                            np.take_along_axis)
+
+    def differentiable_qr(self, a, *, mode, rank):
+        q, r = self.householder_qr(a, complete=mode == "complete")
+        return truncate(q, r, rank)
+
+
+def truncate(q: Array, r: Array, rank: int) -> tuple[Array, Array]:
+    """The leading ``rank`` columns of ``Q`` and rows of ``R`` (no-op at full rank)."""
+    if rank < min(q.shape[-2], r.shape[-1]):
+        return q[..., :, :rank], r[..., :rank, :]
+    return q, r
+
+
+BACKEND = NumpyBackend()

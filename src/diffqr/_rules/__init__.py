@@ -1,0 +1,1 @@
+"""Differentiation rules written once over the adapters' array vocabulary."""

@@ -1,0 +1,57 @@
+"""Argument checks shared by every public function: clear errors that name the argument."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._backends.base import SUPPORTED_DTYPES, Backend
+
+QR_MODES = ("reduced", "complete", "r")
+LQ_MODES = ("reduced", "complete")
+
+
+def check_option(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if not isinstance(value, str) or value not in allowed:
+        choices = ", ".join(repr(a) for a in allowed)
+        raise ValueError(f"{name} must be one of {choices}; got {value!r}")
+
+
+def check_matrix(xp: Backend, name: str, a: Any) -> tuple[int, int]:
+    """``a`` is a (batch of) matrices of a supported dtype; returns ``(m, n)``."""
+    shape = xp.shape(a)
+    if len(shape) < 2:
+        raise ValueError(
+            f"{name} must have at least 2 dimensions (..., m, n); got shape {shape}. "
+            "Reshape a vector to (m, 1) or (1, n)."
+        )
+    dtype = xp.dtype_name(a)
+    if dtype not in SUPPORTED_DTYPES:
+        raise TypeError(
+            f"{name} has dtype {dtype}; diffqr supports {', '.join(SUPPORTED_DTYPES)}. "
+            f"Cast it first, e.g. to float64 (or complex128)."
+        )
+    return shape[-2], shape[-1]
+
+
+def check_finite(xp: Backend, name: str, a: Any) -> None:
+    """Reject NaN/Inf entries where the values are known (skipped under tracing)."""
+    host = xp.to_host(a)
+    if host is not None and not np.isfinite(host).all():
+        raise ValueError(
+            f"{name} contains NaN or Inf entries; QR of non-finite input is meaningless. "
+            "Clean the input, or pass check_finite=False to skip this check."
+        )
+
+
+def check_rank(rank: Any, m: int, n: int) -> int:
+    """``rank`` as an int in ``[1, min(m, n)]``; ``None`` means full rank."""
+    full = min(m, n)
+    if rank is None:
+        return full
+    if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)):
+        raise TypeError(f"rank must be an int or None; got {type(rank).__name__}")
+    if not 1 <= rank <= full:
+        raise ValueError(f"rank must satisfy 1 <= rank <= min(m, n) = {full}; got {rank}")
+    return int(rank)
