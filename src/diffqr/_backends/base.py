@@ -92,6 +92,9 @@ class Backend:
         """``a[..., :, perm]`` with a batch of permutations, differentiable in ``a``."""
         raise NotImplementedError
 
-    def differentiable_qr(self, a: Array, *, mode: str, rank: int) -> tuple[Array, Array]:
-        """QR of ``a`` (``mode`` reduced/complete/r, truncated to ``rank``) hooked into autodiff."""
+    def apply(self, primitive: Any, inputs: tuple[Array, ...], options: dict[str, Any]) -> Any:
+        """Evaluate a :class:`diffqr._primitives.Primitive`, hooked into the framework's autodiff.
+
+        ``options`` are static (strings, ints): they select the variant, never differentiated.
+        """
         raise NotImplementedError

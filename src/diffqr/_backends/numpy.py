@@ -96,16 +96,9 @@ class NumpyBackend(Backend):
         return take_columns(a, np.broadcast_to(perm, (*a.shape[:-2], a.shape[-1])),
                             np.take_along_axis)
 
-    def differentiable_qr(self, a, *, mode, rank):
-        q, r = self.householder_qr(a, complete=mode == "complete")
-        return truncate(q, r, rank)
-
-
-def truncate(q: Array, r: Array, rank: int) -> tuple[Array, Array]:
-    """The leading ``rank`` columns of ``Q`` and rows of ``R`` (no-op at full rank)."""
-    if rank < min(q.shape[-2], r.shape[-1]):
-        return q[..., :, :rank], r[..., :rank, :]
-    return q, r
+    def apply(self, primitive, inputs, options):
+        # No autodiff in NumPy: the rules are called explicitly (diffqr.qr_vjp, ...).
+        return primitive.forward(self, *inputs, **options)
 
 
 BACKEND = NumpyBackend()

@@ -1,0 +1,132 @@
+"""PyTorch adapter: each primitive becomes an ``autograd.Function`` running the shared rules.
+
+The rules run on torch tensors through the vocabulary below, so autograd records them too (double
+backward, forward-over-reverse), and ``torch.func`` and ``torch.compile`` trace them.
+``generate_vmap_rule`` lets ``torch.func.vmap`` batch the functions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .base import Backend
+from .numpy import householder_pivots
+
+
+def _values_unknown(a: torch.Tensor) -> bool:
+    """True under torch.compile tracing or inside torch.func transforms (no concrete values)."""
+    if torch.compiler.is_compiling():
+        return True
+    return bool(torch._C._functorch.is_functorch_wrapped_tensor(a))
+
+
+class TorchBackend(Backend):
+    name = "torch"
+
+    def mH(self, a):
+        return a.mH
+
+    def tril(self, a, k=0):
+        return torch.tril(a, k)
+
+    def triu(self, a, k=0):
+        return torch.triu(a, k)
+
+    def solve_triangular(self, r, b, *, upper, left=True, adjoint=False):
+        if adjoint:
+            r, upper = r.mH, not upper
+        return torch.linalg.solve_triangular(r, b, upper=upper, left=left)
+
+    def solve(self, a, b):
+        return torch.linalg.solve(a, b)
+
+    def concat(self, arrays, axis):
+        return torch.cat(arrays, dim=axis)
+
+    def zeros_like(self, a):
+        return torch.zeros_like(a)
+
+    def eye_like(self, a, n):
+        return torch.eye(n, dtype=a.dtype, device=a.device)
+
+    def real(self, a):
+        return a.real
+
+    def to_host(self, a):
+        if _values_unknown(a):
+            return None
+        return a.detach().cpu().resolve_conj().numpy()
+
+    def abs_diagonal_on_host(self, a):
+        if _values_unknown(a):
+            return None
+        return torch.diagonal(a.detach(), dim1=-2, dim2=-1).abs().cpu().numpy()
+
+    def dtype_name(self, a):
+        return str(a.dtype).removeprefix("torch.")
+
+    def householder_qr(self, a, *, complete):
+        return torch.linalg.qr(a, mode="complete" if complete else "reduced")
+
+    def column_pivots(self, a):
+        host = self.to_host(a)
+        if host is None:
+            raise NotImplementedError(
+                "pivoting=True chooses pivots with LAPACK on concrete values, which torch.func "
+                "transforms cannot trace; call diffqr.qr(A, pivoting=True) outside vmap/grad, or "
+                "let torch.compile break the graph there"
+            )
+        return torch.from_numpy(np.ascontiguousarray(householder_pivots(host))).to(a.device)
+
+    def take_columns(self, a, perm):
+        return torch.take_along_dim(a, perm[..., None, :], dim=-1)
+
+    def apply(self, primitive, inputs, options):
+        key = (primitive.name, tuple(sorted(options.items())))
+        function = _FUNCTIONS.get(key)
+        if function is None:
+            function = _FUNCTIONS[key] = _autograd_function(primitive, options)
+        return function.apply(*inputs)
+
+
+BACKEND = TorchBackend()
+
+
+# One Function per primitive and options: the options stay static, so vmap and compile see only
+# tensors.  (A plain dict: torch.compile warns about functools caches.)
+_FUNCTIONS: dict[tuple, type[torch.autograd.Function]] = {}
+
+
+def _autograd_function(primitive, options: dict) -> type[torch.autograd.Function]:
+
+    class Function(torch.autograd.Function):
+        generate_vmap_rule = True
+
+        @staticmethod
+        def forward(*inputs):
+            outputs = primitive.forward(BACKEND, *inputs, **options)
+            # Outputs of a Function must not be views of each other or of inputs (forward AD).
+            return tuple(x.clone() if x._base is not None else x for x in outputs)
+
+        @staticmethod
+        def setup_context(ctx, inputs, outputs):
+            ctx.set_materialize_grads(False)
+            ctx.save_for_backward(*inputs, *outputs)
+            ctx.save_for_forward(*inputs, *outputs)
+            ctx.num_inputs = len(inputs)
+
+        @staticmethod
+        def backward(ctx, *cotangents):
+            saved = ctx.saved_tensors
+            inputs, outputs = saved[: ctx.num_inputs], saved[ctx.num_inputs :]
+            return primitive.vjp(BACKEND, inputs, outputs, cotangents, **options)
+
+        @staticmethod
+        def jvp(ctx, *tangents):
+            saved = ctx.saved_tensors
+            inputs, outputs = saved[: ctx.num_inputs], saved[ctx.num_inputs :]
+            return primitive.jvp(BACKEND, inputs, outputs, tangents, **options)
+
+    Function.__name__ = Function.__qualname__ = f"diffqr_{primitive.name}"
+    return Function

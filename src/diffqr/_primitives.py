@@ -1,0 +1,55 @@
+"""Differentiable primitives: a native forward plus the shared VJP and JVP rules.
+
+Each framework adapter turns a :class:`Primitive` into a function of its own autodiff system with
+one generic hook (``Backend.apply``): a ``torch.autograd.Function``, a ``jax.custom_jvp``, a
+``tf.custom_gradient``, an ``mx.autograd.Function``.  Adding a primitive here adds it to every
+framework at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ._backends.base import Backend
+from ._rules import qr as qr_rules
+
+Array = Any
+Arrays = tuple[Array, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Primitive:
+    """A function of arrays with its derivative rules.
+
+    ``forward(xp, *inputs, **options) -> outputs`` uses native, non-differentiated kernels.
+    ``vjp(xp, inputs, outputs, cotangents, **options) -> one cotangent per input`` and
+    ``jvp(xp, inputs, outputs, tangents, **options) -> one tangent per output`` are written over the
+    vocabulary; ``None`` stands for a zero cotangent/tangent on the way in.
+    """
+
+    name: str
+    forward: Callable[..., Arrays]
+    vjp: Callable[..., Arrays]
+    jvp: Callable[..., Arrays]
+
+
+def _qr_forward(xp: Backend, a: Array, *, mode: str, rank: int) -> Arrays:
+    q, r = xp.householder_qr(a, complete=mode == "complete")
+    if rank < min(xp.shape(a)[-2:]):
+        q, r = q[..., :, :rank], r[..., :rank, :]
+    return q, r
+
+
+def _qr_vjp(xp: Backend, inputs: Arrays, outputs: Arrays, cotangents: Arrays, **_: Any) -> Arrays:
+    return (qr_rules.qr_vjp(xp, inputs[0], *outputs, *cotangents),)
+
+
+def _qr_jvp(xp: Backend, inputs: Arrays, outputs: Arrays, tangents: Arrays, **_: Any) -> Arrays:
+    if tangents[0] is None:
+        return tuple(xp.zeros_like(x) for x in outputs)
+    return qr_rules.qr_jvp(xp, inputs[0], *outputs, tangents[0])
+
+
+QR = Primitive("qr", _qr_forward, _qr_vjp, _qr_jvp)
