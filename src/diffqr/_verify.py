@@ -40,13 +40,14 @@ def inner(x: np.ndarray | None, y: np.ndarray | None) -> float:
 
 
 def central_difference(
-    f: Callable[[np.ndarray], Sequence[np.ndarray]],
-    a: np.ndarray,
-    da: np.ndarray,
+    f: Callable[..., Sequence[np.ndarray]],
+    inputs: Sequence[np.ndarray],
+    directions: Sequence[np.ndarray],
     step: float = FD_STEP,
 ) -> list[np.ndarray]:
-    """``(f(a + h da) − f(a − h da)) / 2h`` for each output of ``f``."""
-    plus, minus = f(a + step * da), f(a - step * da)
+    """``(f(x + h dx) − f(x − h dx)) / 2h`` for each output of ``f(*inputs)``."""
+    plus = f(*[x + step * d for x, d in zip(inputs, directions, strict=True)])
+    minus = f(*[x - step * d for x, d in zip(inputs, directions, strict=True)])
     return [(p - q) / (2 * step) for p, q in zip(plus, minus, strict=True)]
 
 
@@ -58,17 +59,19 @@ def relative_error(actual: Sequence[np.ndarray], expected: Sequence[np.ndarray])
     return float(np.sqrt(num) / max(np.sqrt(den), 1e-300))
 
 
-def vjp_error(
-    f: Callable[[np.ndarray], Sequence[np.ndarray]],
-    a: np.ndarray,
-    a_bar: np.ndarray,
-    cotangents: Sequence[np.ndarray | None],
-    da: np.ndarray,
+def adjoint_error(
+    input_cotangents: Sequence[np.ndarray | None],
+    input_tangents: Sequence[np.ndarray],
+    output_cotangents: Sequence[np.ndarray | None],
+    output_tangents: Sequence[np.ndarray],
 ) -> float:
-    """Relative mismatch of ``<Ā, dA>`` against ``Σ <X̄, dX_fd>`` along ``da``."""
-    fd = central_difference(f, a, da)
-    expected = sum(inner(c, d) for c, d in zip(cotangents, fd, strict=True))
-    actual = inner(a_bar, da)
-    scale = max(abs(expected), sum(np.linalg.norm(c) * np.linalg.norm(d)
-                                   for c, d in zip(cotangents, fd, strict=True) if c is not None))
-    return abs(actual - expected) / max(scale, 1e-300)
+    """Relative mismatch of ``Σ <x̄, dx>`` against ``Σ <ȳ, dy>``.
+
+    With ``dy`` from finite differences this checks a VJP; with ``dy`` from a JVP it is the
+    adjoint identity tying the two rules together.
+    """
+    left = sum(inner(b, d) for b, d in zip(input_cotangents, input_tangents, strict=True))
+    right = sum(inner(c, d) for c, d in zip(output_cotangents, output_tangents, strict=True))
+    scale = sum(float(np.linalg.norm(c) * np.linalg.norm(d))
+                for c, d in zip(output_cotangents, output_tangents, strict=True) if c is not None)
+    return abs(left - right) / max(abs(right), scale, 1e-300)

@@ -70,14 +70,7 @@ class TorchBackend(Backend):
         return torch.linalg.qr(a, mode="complete" if complete else "reduced")
 
     def column_pivots(self, a):
-        host = self.to_host(a)
-        if host is None:
-            raise NotImplementedError(
-                "pivoting=True chooses pivots with LAPACK on concrete values, which torch.func "
-                "transforms cannot trace; call diffqr.qr(A, pivoting=True) outside vmap/grad, or "
-                "let torch.compile break the graph there"
-            )
-        return torch.from_numpy(np.ascontiguousarray(householder_pivots(host))).to(a.device)
+        return _column_pivots(a.detach())
 
     def take_columns(self, a, perm):
         return torch.take_along_dim(a, perm[..., None, :], dim=-1)
@@ -91,6 +84,26 @@ class TorchBackend(Backend):
 
 
 BACKEND = TorchBackend()
+
+
+# The pivot choice is a custom operator: opaque to torch.compile (no graph break), batched by
+# its own vmap rule, and fed detached input so autograd and torch.func never differentiate it.
+@torch.library.custom_op("diffqr::column_pivots", mutates_args=())
+def _column_pivots(a: torch.Tensor) -> torch.Tensor:
+    host = a.cpu().resolve_conj().numpy()
+    return torch.from_numpy(np.ascontiguousarray(householder_pivots(host))).to(a.device)
+
+
+@_column_pivots.register_fake
+def _(a: torch.Tensor) -> torch.Tensor:
+    return a.new_empty((*a.shape[:-2], a.shape[-1]), dtype=torch.int64)
+
+
+def _column_pivots_vmap(info, in_dims, a):
+    return _column_pivots(a.movedim(in_dims[0], 0)), 0
+
+
+torch.library.register_vmap(_column_pivots, _column_pivots_vmap)
 
 
 # One Function per primitive and options: the options stay static, so vmap and compile see only

@@ -1,0 +1,30 @@
+"""Command line: ``python -m diffqr check`` and ``python -m diffqr bench``."""
+
+from __future__ import annotations
+
+import sys
+
+USAGE = """usage: python -m diffqr check [--framework NAME]   verify every capability vs finite differences
+       python -m diffqr bench [--quick]            time diffqr against the native ops"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command == "check":
+        from ._check import main as check
+
+        return check(rest)
+    if command == "bench":
+        from ._bench import main as bench
+
+        return bench(rest)
+    print(f"unknown command {command!r}\n{USAGE}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""How ``python -m diffqr check`` drives one framework: conversions and its own autodiff.
+
+A harness turns NumPy test data into the framework's arrays, runs a function of those arrays, and
+returns the VJP (in PyTorch's cotangent convention) and JVP it computes, as NumPy arrays.
+Frameworks without autodiff (NumPy, Dask) use the capability's explicit rules instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+Fn = Callable[..., Sequence[Any]]
+
+
+class Harness:
+    """Base harness; subclasses set ``name``/``module`` and implement the methods."""
+
+    name: str = "?"
+    module: str = "?"  # the framework's import name: the column appears only if it imports
+    autodiff: bool = True
+
+    def available(self) -> bool:
+        try:
+            importlib.import_module(self.module)
+        except ImportError:
+            return False
+        return True
+
+    def setup(self) -> None:
+        """One-time framework configuration (e.g. enabling float64)."""
+
+    def asarray(self, x: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        return np.asarray(x)
+
+    def call(self, fn: Fn, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """``fn`` on the framework's arrays, outputs back as NumPy."""
+        return [self.to_numpy(y) for y in fn(*[self.asarray(x) for x in inputs])]
+
+    def vjp(self, fn: Fn, inputs: Sequence[np.ndarray], cotangents: Sequence[np.ndarray]
+            ) -> list[np.ndarray]:
+        """Input cotangents ``∂ℓ/∂Re x + i ∂ℓ/∂Im x`` for ``ℓ = Σ Re <cotangent, output>``."""
+        raise NotImplementedError
+
+    def jvp(self, fn: Fn, inputs: Sequence[np.ndarray], tangents: Sequence[np.ndarray]
+            ) -> list[np.ndarray]:
+        """Output tangents along the input tangents (forward mode)."""
+        raise NotImplementedError
+
+    def native(self, key: str) -> Fn | None:
+        """The framework's own op for a capability key (see ``capabilities.py``), or None."""
+        return None
+
+
+class NumpyHarness(Harness):
+    name = "numpy"
+    module = "numpy"
+    autodiff = False
+
+    def asarray(self, x):
+        return np.array(x)
+
+
+HARNESS_MODULES = ("torch", "jax", "tensorflow", "mxnet", "dask")
+
+
+def harnesses() -> list[Harness]:
+    """NumPy plus every framework whose harness module and framework import here."""
+    found: list[Harness] = [NumpyHarness()]
+    for name in HARNESS_MODULES:
+        try:
+            module = importlib.import_module(f"{__package__}.{name}")
+        except ImportError:
+            continue
+        harness = module.HARNESS
+        if harness.available():
+            found.append(harness)
+    return found
