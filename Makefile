@@ -1,0 +1,46 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MXVENV := .venv-mxnet
+MXSTAMP := $(MXVENV)/.installed
+PIP_QUIET := --quiet --disable-pip-version-check
+
+.PHONY: demo test test-mxnet check bench lint docs clean
+
+$(STAMP): pyproject.toml requirements/test.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install $(PIP_QUIET) -r requirements/test.txt
+	$(BIN)/python -m pip install $(PIP_QUIET) --no-deps -e .
+	touch $@
+
+$(MXSTAMP): pyproject.toml requirements/mxnet.txt
+	test -x $(MXVENV)/bin/python || $(PYTHON) -m venv $(MXVENV)
+	$(MXVENV)/bin/python -m pip install $(PIP_QUIET) -r requirements/mxnet.txt
+	$(MXVENV)/bin/python -m pip install $(PIP_QUIET) --no-deps -e .
+	touch $@
+
+## demo: the main job — every capability on every installed framework vs finite differences
+demo: $(STAMP)
+	$(BIN)/python -m diffqr check
+
+## test: the whole suite, one pytest process per framework group (torch and TF can clash)
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python tests/run_groups.py
+
+## test-mxnet: the MXNet tests in their own environment (numpy 1.23.5)
+test-mxnet: $(MXSTAMP)
+	$(MXVENV)/bin/python tests/run_groups.py mxnet
+
+check: demo
+
+bench: $(STAMP)
+	$(BIN)/python -m diffqr bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) $(MXVENV) .pytest_cache .ruff_cache

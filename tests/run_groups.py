@@ -1,0 +1,66 @@
+"""Run each test group (a folder of tests/) in its own pytest process and sum up.
+
+Frameworks such as torch and tensorflow can clash inside one process, so every group gets a fresh
+interpreter.  A group that collects no test (pytest exit code 5) counts as a failure.
+
+usage: python tests/run_groups.py [GROUP ...]      (default: every group but mxnet)
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+SEPARATE_ENVIRONMENT = {"mxnet"}  # run by `make test-mxnet` in .venv-mxnet
+
+
+def groups_to_run(argv: list[str]) -> list[str]:
+    if argv:
+        return argv
+    return sorted(
+        p.name for p in TESTS.iterdir()
+        if p.is_dir() and any(p.glob("test_*.py")) and p.name not in SEPARATE_ENVIRONMENT
+    )
+
+
+def run_group(group: str, report: Path) -> tuple[int, dict[str, int]]:
+    code = subprocess.call(
+        [sys.executable, "-m", "pytest", str(TESTS / group), "-q", f"--junitxml={report}"],
+        cwd=TESTS.parent,
+    )
+    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    if report.exists():
+        suite = ET.parse(report).getroot()
+        suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+        total = int(suite.get("tests", 0))
+        failed = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+        skipped = int(suite.get("skipped", 0))
+        counts = {"passed": total - failed - skipped, "failed": failed, "skipped": skipped}
+    return code, counts
+
+
+def main(argv: list[str]) -> int:
+    totals = {"passed": 0, "failed": 0, "skipped": 0}
+    bad: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for group in groups_to_run(argv):
+            print(f"\n=== test group: {group}", flush=True)
+            code, counts = run_group(group, Path(tmp) / f"{group}.xml")
+            for key in totals:
+                totals[key] += counts[key]
+            if code != 0:
+                reason = "no tests collected" if code == 5 else f"pytest exit code {code}"
+                bad.append(f"{group} ({reason})")
+    if bad:
+        print("failing groups: " + ", ".join(bad))
+    print(f"tests: {totals['passed']} passed, {totals["failed"]} failed, "
+          f"{totals['skipped']} skipped")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
