@@ -57,7 +57,7 @@ def main(argv: list[str]) -> int:
                 bad.append(f"{group} ({reason})")
     if bad:
         print("failing groups: " + ", ".join(bad))
-    print(f"tests: {totals['passed']} passed, {totals["failed"]} failed, "
+    print(f"tests: {totals['passed']} passed, {totals['failed']} failed, "
           f"{totals['skipped']} skipped")
     return 1 if bad else 0
 
