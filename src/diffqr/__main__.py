@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-USAGE = """usage: python -m diffqr check [--framework NAME]   verify every capability vs finite differences
-       python -m diffqr bench [--quick]            time diffqr against the native ops"""
+USAGE = """usage: python -m diffqr check [--framework NAME]   every capability vs finite differences
+       python -m diffqr bench [--quick]            diffqr against the native ops"""
 
 
 def main(argv: list[str] | None = None) -> int:

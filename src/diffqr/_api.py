@@ -28,7 +28,7 @@ def _factor(
         check_finite(xp, argument, A)
     perm = None
     if pivoting:
-        perm = xp.column_pivots(A)
+        perm = xp.column_pivots(A, rank if rank is None else k)
         A = xp.take_columns(A, perm)
     q, r = xp.apply(QR, (A,), {"mode": mode, "rank": k})
     return q, r, perm
@@ -129,7 +129,9 @@ def lq(
         argument="A",
     )
     l_factor, q_factor = xp.mH(r), xp.mH(q)
-    return LQResult(l_factor, q_factor) if perm is None else PivotedLQResult(l_factor, q_factor, perm)
+    if perm is None:
+        return LQResult(l_factor, q_factor)
+    return PivotedLQResult(l_factor, q_factor, perm)
 
 
 # ---------------------------------------------------------------------- explicit rules
@@ -164,7 +166,7 @@ def qr_vjp(A: Array, Q: Array, R: Array, Q_bar: Array | None, R_bar: Array | Non
 
 
 def qr_jvp(A: Array, Q: Array, R: Array, dA: Array, /) -> tuple[Array, Array]:
-    """Forward-mode rule of QR: ``(dQ, dR)`` from the tangent ``dA`` (shapes as in :func:`qr_vjp`)."""
+    """Forward-mode rule of QR: ``(dQ, dR)`` from the tangent ``dA`` (shapes as in ``qr_vjp``)."""
     xp, a = _rule_backend(A=A, Q=Q, R=R, dA=dA)
     check_matrix(xp, "A", a["A"])
     return qr_rules.qr_jvp(xp, a["A"], a["Q"], a["R"], a["dA"])

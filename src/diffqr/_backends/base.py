@@ -84,8 +84,12 @@ class Backend:
         """The framework's own (LAPACK-gauge) QR, not differentiated."""
         raise NotImplementedError
 
-    def column_pivots(self, a: Array) -> Array:
-        """Column-pivoting permutation ``(..., n)`` (int64), held constant under differentiation."""
+    def column_pivots(self, a: Array, rank: int | None) -> Array:
+        """Column-pivoting permutation ``(..., n)`` (int64), held constant under differentiation.
+
+        With a truncation ``rank``, the pivots after the first ``rank`` come sorted
+        (see :func:`diffqr._backends.numpy.householder_pivots`).
+        """
         raise NotImplementedError
 
     def take_columns(self, a: Array, perm: Array) -> Array:

@@ -21,8 +21,12 @@ def _solve_triangular_2d_or_batched(r: np.ndarray, b: np.ndarray, **kwargs) -> n
     return out
 
 
-def householder_pivots(a: np.ndarray) -> np.ndarray:
-    """Column pivots of LAPACK's ``geqp3`` for each matrix of a batch, as int64 ``(..., n)``."""
+def householder_pivots(a: np.ndarray, rank: int | None = None) -> np.ndarray:
+    """Column pivots of LAPACK's ``geqp3`` for each matrix of a batch, as int64 ``(..., n)``.
+
+    With ``rank``, the pivots after the first ``rank`` are sorted: for a matrix of rank ``rank``
+    LAPACK orders them by rounding noise, and sorting keeps ``P`` locally constant in ``A``.
+    """
     n = a.shape[-1]
     flat = a.reshape((-1, *a.shape[-2:]))
     perms = np.empty((flat.shape[0], n), dtype=np.int64)
@@ -31,6 +35,8 @@ def householder_pivots(a: np.ndarray) -> np.ndarray:
             perms[i] = scipy.linalg.qr(matrix, mode="r", pivoting=True, check_finite=False)[1]
         else:
             perms[i] = np.arange(n)
+    if rank is not None:
+        perms[:, rank:] = np.sort(perms[:, rank:], axis=-1)
     return perms.reshape((*a.shape[:-2], n))
 
 
@@ -89,8 +95,8 @@ class NumpyBackend(Backend):
     def householder_qr(self, a, *, complete):
         return np.linalg.qr(a, mode="complete" if complete else "reduced")
 
-    def column_pivots(self, a):
-        return householder_pivots(a)
+    def column_pivots(self, a, rank):
+        return householder_pivots(a, rank)
 
     def take_columns(self, a, perm):
         return take_columns(a, np.broadcast_to(perm, (*a.shape[:-2], a.shape[-1])),

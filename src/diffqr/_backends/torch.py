@@ -69,8 +69,8 @@ class TorchBackend(Backend):
     def householder_qr(self, a, *, complete):
         return torch.linalg.qr(a, mode="complete" if complete else "reduced")
 
-    def column_pivots(self, a):
-        return _column_pivots(a.detach())
+    def column_pivots(self, a, rank):
+        return _column_pivots(a.detach(), rank)
 
     def take_columns(self, a, perm):
         return torch.take_along_dim(a, perm[..., None, :], dim=-1)
@@ -89,18 +89,18 @@ BACKEND = TorchBackend()
 # The pivot choice is a custom operator: opaque to torch.compile (no graph break), batched by
 # its own vmap rule, and fed detached input so autograd and torch.func never differentiate it.
 @torch.library.custom_op("diffqr::column_pivots", mutates_args=())
-def _column_pivots(a: torch.Tensor) -> torch.Tensor:
+def _column_pivots(a: torch.Tensor, rank: int | None) -> torch.Tensor:
     host = a.cpu().resolve_conj().numpy()
-    return torch.from_numpy(np.ascontiguousarray(householder_pivots(host))).to(a.device)
+    return torch.from_numpy(np.ascontiguousarray(householder_pivots(host, rank))).to(a.device)
 
 
 @_column_pivots.register_fake
-def _(a: torch.Tensor) -> torch.Tensor:
+def _(a: torch.Tensor, rank: int | None) -> torch.Tensor:
     return a.new_empty((*a.shape[:-2], a.shape[-1]), dtype=torch.int64)
 
 
-def _column_pivots_vmap(info, in_dims, a):
-    return _column_pivots(a.movedim(in_dims[0], 0)), 0
+def _column_pivots_vmap(info, in_dims, a, rank):
+    return _column_pivots(a.movedim(in_dims[0], 0), rank), 0
 
 
 torch.library.register_vmap(_column_pivots, _column_pivots_vmap)

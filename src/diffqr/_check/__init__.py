@@ -1,4 +1,4 @@
-"""``python -m diffqr check``: every capability, every installed framework, against finite differences.
+"""``python -m diffqr check``: every capability on every installed framework vs finite differences.
 
 Each framework runs in its own subprocess (frameworks such as torch and tensorflow can clash in one
 process); the parent collects their JSON results and prints one table.

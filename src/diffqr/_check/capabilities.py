@@ -53,7 +53,8 @@ def _qr_case(name: str, shape: tuple[int, ...], dtype: str = "float64", mode: st
     def factors(a):
         """Factors and the matrix they factor (``A[..., P]`` when pivoting)."""
         if pivoting:
-            q, r, p = diffqr.qr(a, pivoting=True, rank=rank, mode="reduced" if mode == "r" else mode)
+            factor_mode = "reduced" if mode == "r" else mode
+            q, r, p = diffqr.qr(a, pivoting=True, rank=rank, mode=factor_mode)
             return np.take_along_axis(a, p[..., None, :], -1), q, r
         q, r = diffqr.qr(a, rank=rank, mode="reduced" if mode == "r" else mode)
         return a, q, r

@@ -36,7 +36,8 @@ def check_triangular_pivots(xp: Backend, r1: Array, size: int) -> None:
     in_batch = f" of batch element {batch}" if batch else ""
     raise RankDeficientError(
         f"the derivative divides by diagonal entries {indices}{in_batch} of the triangular factor "
-        f"(|R_ii| = {diag[batch][first]:.3g} <= {pivot_tolerance(diag.dtype, size):.1e} · max |R_jj|):"
+        f"(|R_ii| = {diag[batch][first]:.3g} <= {pivot_tolerance(diag.dtype, size):.1e}"
+        " · max |R_jj|):"
         " the leading columns of A (rows, for LQ) are numerically linearly dependent, so this "
         "derivative is undefined. Use pivoting=True, with rank=k for a matrix of rank k, "
         "or ridge > 0 in lstsq."

@@ -37,13 +37,15 @@ def upper_from_skew(xp: Backend, c: Array) -> Array:
 
 
 def _is_complete_deep(q: Array, r: Array, xp: Backend) -> bool:
-    """True for ``mode="complete"`` factors of a deep matrix: ``Q`` is ``m × m``, ``R`` ``m × n``."""
+    """True for complete-mode factors of a deep matrix: ``Q`` is ``m × m``, ``R`` ``m × n``."""
     m, kq = xp.shape(q)[-2:]
     kr, n = xp.shape(r)[-2:]
     return kq == m and kr == m and n < m
 
 
-def _square_vjp(xp: Backend, q: Array, r1: Array, q_bar: Array | None, r1_bar: Array | None) -> Array:
+def _square_vjp(
+    xp: Backend, q: Array, r1: Array, q_bar: Array | None, r1_bar: Array | None
+) -> Array:
     """The paper's rule for a full-rank square/deep block.
 
     ``M = R R̄ᴴ − Q̄ᴴ Q``,  ``Ā = (Q̄ + Q copyltu(M)) R⁻ᴴ``  (``R⁻ᴴ`` by a triangular solve).
