@@ -33,6 +33,8 @@ class Primitive:
     forward: Callable[..., Arrays]
     vjp: Callable[..., Arrays]
     jvp: Callable[..., Arrays]
+    num_inputs: int
+    option_names: tuple[str, ...]
 
 
 def _qr_forward(xp: Backend, a: Array, *, mode: str, rank: int) -> Arrays:
@@ -52,4 +54,7 @@ def _qr_jvp(xp: Backend, inputs: Arrays, outputs: Arrays, tangents: Arrays, **_:
     return qr_rules.qr_jvp(xp, inputs[0], *outputs, tangents[0])
 
 
-QR = Primitive("qr", _qr_forward, _qr_vjp, _qr_jvp)
+QR = Primitive("qr", _qr_forward, _qr_vjp, _qr_jvp, num_inputs=1, option_names=("mode", "rank"))
+
+# Every primitive, so adapters can build their hooks up front (outside any tracing).
+PRIMITIVES = (QR,)

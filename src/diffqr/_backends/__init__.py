@@ -47,7 +47,11 @@ def backend_for(**arrays: Any) -> Backend:
             "framework before calling diffqr"
         )
     kind = kinds.pop() if kinds else "numpy"
-    return importlib.import_module(f"{__name__}.{kind}").BACKEND
+    # Already-imported adapters come from sys.modules: torch.compile cannot trace import_module.
+    adapter = sys.modules.get(f"{__name__}.{kind}")
+    if adapter is None:
+        adapter = importlib.import_module(f"{__name__}.{kind}")
+    return adapter.BACKEND
 
 
 def as_numpy_if_plain(x: Any) -> Any:

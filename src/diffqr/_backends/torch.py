@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .._primitives import PRIMITIVES
 from .base import Backend
 from .numpy import householder_pivots
 
@@ -76,11 +77,10 @@ class TorchBackend(Backend):
         return torch.take_along_dim(a, perm[..., None, :], dim=-1)
 
     def apply(self, primitive, inputs, options):
-        key = (primitive.name, tuple(sorted(options.items())))
-        function = _FUNCTIONS.get(key)
-        if function is None:
-            function = _FUNCTIONS[key] = _autograd_function(primitive, options)
-        return function.apply(*inputs)
+        # Dynamo cannot trace a Function with a custom jvp, so compiled code gets the variant
+        # without forward mode (reverse mode, the common case, compiles without graph breaks).
+        function = _FUNCTIONS[primitive.name][not torch.compiler.is_compiling()]
+        return function.apply(*inputs, *(options[name] for name in primitive.option_names))
 
 
 BACKEND = TorchBackend()
@@ -106,40 +106,52 @@ def _column_pivots_vmap(info, in_dims, a, rank):
 torch.library.register_vmap(_column_pivots, _column_pivots_vmap)
 
 
-# One Function per primitive and options: the options stay static, so vmap and compile see only
-# tensors.  (A plain dict: torch.compile warns about functools caches.)
-_FUNCTIONS: dict[tuple, type[torch.autograd.Function]] = {}
+def _autograd_functions(primitive) -> tuple[type[torch.autograd.Function], ...]:
+    """The primitive as ``autograd.Function``: without and with forward mode.
 
+    Options (strings, ints) are trailing non-tensor arguments, so vmap and compile see them as
+    constants.
+    """
+    # Plain functions and tuples in the closures: dynamo cannot wrap the Primitive dataclass.
+    n, names = primitive.num_inputs, primitive.option_names
+    forward_rule, vjp_rule, jvp_rule = primitive.forward, primitive.vjp, primitive.jvp
+    no_options = (None,) * len(names)
 
-def _autograd_function(primitive, options: dict) -> type[torch.autograd.Function]:
+    def split(saved):
+        return saved[:n], saved[n:]
 
     class Function(torch.autograd.Function):
         generate_vmap_rule = True
 
         @staticmethod
-        def forward(*inputs):
-            outputs = primitive.forward(BACKEND, *inputs, **options)
+        def forward(*args):
+            options = dict(zip(names, args[n:], strict=True))
+            outputs = forward_rule(BACKEND, *args[:n], **options)
             # Outputs of a Function must not be views of each other or of inputs (forward AD).
             return tuple(x.clone() if x._base is not None else x for x in outputs)
 
         @staticmethod
         def setup_context(ctx, inputs, outputs):
+            ctx.options = dict(zip(names, inputs[n:], strict=True))
             ctx.set_materialize_grads(False)
-            ctx.save_for_backward(*inputs, *outputs)
-            ctx.save_for_forward(*inputs, *outputs)
-            ctx.num_inputs = len(inputs)
+            ctx.save_for_backward(*inputs[:n], *outputs)
+            ctx.save_for_forward(*inputs[:n], *outputs)
 
         @staticmethod
         def backward(ctx, *cotangents):
-            saved = ctx.saved_tensors
-            inputs, outputs = saved[: ctx.num_inputs], saved[ctx.num_inputs :]
-            return primitive.vjp(BACKEND, inputs, outputs, cotangents, **options)
+            inputs, outputs = split(ctx.saved_tensors)
+            return *vjp_rule(BACKEND, inputs, outputs, cotangents, **ctx.options), *no_options
 
+    class FunctionWithJvp(Function):
         @staticmethod
         def jvp(ctx, *tangents):
-            saved = ctx.saved_tensors
-            inputs, outputs = saved[: ctx.num_inputs], saved[ctx.num_inputs :]
-            return primitive.jvp(BACKEND, inputs, outputs, tangents, **options)
+            inputs, outputs = split(ctx.saved_tensors)
+            return jvp_rule(BACKEND, inputs, outputs, tangents[:n], **ctx.options)
 
     Function.__name__ = Function.__qualname__ = f"diffqr_{primitive.name}"
-    return Function
+    FunctionWithJvp.__name__ = FunctionWithJvp.__qualname__ = f"diffqr_{primitive.name}_jvp"
+    return Function, FunctionWithJvp
+
+
+# Built at import, outside any torch.compile tracing (dynamo cannot trace class creation).
+_FUNCTIONS = {primitive.name: _autograd_functions(primitive) for primitive in PRIMITIVES}

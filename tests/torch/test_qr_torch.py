@@ -1,0 +1,219 @@
+"""PyTorch: diffqr.qr/lq through autograd, forward AD, torch.func and torch.compile.
+
+Oracles: torch's own gradcheck/gradgradcheck (finite differences, incl. forward AD), agreement with
+diffqr's NumPy explicit rules, agreement with torch.linalg.qr where PyTorch has a gradient, and
+float64 results for the single-precision dtypes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch.autograd import gradcheck, gradgradcheck
+
+import diffqr
+from diffqr._verify import random_matrix
+
+F64 = [torch.float64, torch.complex128]
+
+QR_CASES = [  # (shape, options)
+    ((5, 5), {}),
+    ((7, 4), {}),
+    ((4, 7), {}),
+    ((2, 6, 4), {}),
+    ((7, 3), {"mode": "complete"}),
+    ((7, 4), {"mode": "r"}),
+    ((7, 6), {"rank": 3}),
+    ((6, 4), {"pivoting": True}),
+    ((4, 6), {"pivoting": True}),
+    ((2, 4, 6), {"pivoting": True}),
+    ((7, 6), {"pivoting": True, "rank": 2}),
+]
+LQ_CASES = [((4, 7), {}), ((7, 4), {}), ((4, 7), {"mode": "complete"}),
+            ((6, 4), {"pivoting": True})]
+
+
+def _tensor(rng, shape, dtype, requires_grad=False):
+    name = str(dtype).removeprefix("torch.")
+    return torch.from_numpy(random_matrix(rng, shape, name)).requires_grad_(requires_grad)
+
+
+def _differentiable(fn, options):
+    """The differentiable outputs (drop the integer permutation)."""
+
+    def f(a):
+        out = fn(a, **options)
+        if options.get("mode") == "r":
+            return out[0] if options.get("pivoting") else out
+        return tuple(out[:2])
+
+    return f
+
+
+@pytest.mark.parametrize("dtype", F64)
+@pytest.mark.parametrize(("shape", "options"), QR_CASES)
+def test_qr_gradcheck(rng, shape, options, dtype):
+    a = _tensor(rng, shape, dtype, requires_grad=True)
+    f = _differentiable(diffqr.qr, options)
+    assert gradcheck(f, (a,), check_forward_ad=True, check_batched_grad=True)
+    assert gradgradcheck(f, (a,))
+
+
+@pytest.mark.parametrize("dtype", F64)
+@pytest.mark.parametrize(("shape", "options"), LQ_CASES)
+def test_lq_gradcheck(rng, shape, options, dtype):
+    a = _tensor(rng, shape, dtype, requires_grad=True)
+    f = _differentiable(diffqr.lq, options)
+    assert gradcheck(f, (a,), check_forward_ad=True)
+    assert gradgradcheck(f, (a,))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.complex64,
+                                   torch.complex128])
+@pytest.mark.parametrize("shape", [(5, 5), (7, 4), (4, 7), (3, 6, 4)])
+@pytest.mark.parametrize("mode", ["reduced", "complete"])
+def test_outputs_equal_torch(rng, shape, dtype, mode):
+    a = _tensor(rng, shape, dtype)
+    q, r = diffqr.qr(a, mode=mode)
+    q_ref, r_ref = torch.linalg.qr(a, mode=mode)
+    assert q.dtype == dtype and r.dtype == dtype
+    torch.testing.assert_close(q, q_ref, rtol=0, atol=0)
+    torch.testing.assert_close(r, r_ref, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype", F64)
+@pytest.mark.parametrize("shape", [(7, 4), (4, 7), (5, 5)])
+def test_gradient_agrees_with_torch_native(rng, shape, dtype):
+    a = _tensor(rng, shape, dtype)
+    q_bar, r_bar = (torch.from_numpy(random_matrix(rng, x.shape, str(dtype)[6:]))
+                    for x in torch.linalg.qr(a))
+
+    def grad(qr_fn):
+        x = a.clone().requires_grad_()
+        q, r = qr_fn(x)
+        torch.autograd.backward((q, r), (q_bar, r_bar))
+        return x.grad
+
+    torch.testing.assert_close(grad(diffqr.qr), grad(torch.linalg.qr), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(("shape", "options"), QR_CASES)
+def test_agrees_with_numpy_explicit_rules(rng, shape, options):
+    a_np = random_matrix(rng, shape, "complex128")
+    a = torch.from_numpy(a_np).requires_grad_()
+    outputs = _differentiable(diffqr.qr, options)(a)
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    cots = [random_matrix(rng, tuple(y.shape), "complex128") for y in outputs]
+    torch.autograd.backward(outputs, [torch.from_numpy(c) for c in cots])
+    mode = options.get("mode", "reduced")
+    factor_mode = "reduced" if mode == "r" else mode
+    res = diffqr.qr(a_np, mode=factor_mode, pivoting=options.get("pivoting", False),
+                    rank=options.get("rank"))
+    b = a_np if len(res) == 2 else np.take_along_axis(a_np, res[2][..., None, :], -1)
+    q_bar, r_bar = (None, cots[0]) if mode == "r" else cots
+    b_bar = diffqr.qr_vjp(b, res[0], res[1], q_bar, r_bar)
+    if len(res) == 3:
+        expected = np.empty_like(b_bar)
+        np.put_along_axis(expected, res[2][..., None, :], b_bar, -1)
+    else:
+        expected = b_bar
+    np.testing.assert_allclose(a.grad.numpy(), expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(("low", "high"), [(torch.float32, torch.float64),
+                                           (torch.complex64, torch.complex128)])
+def test_single_precision_gradients(rng, low, high):
+    a64 = _tensor(rng, (30, 10), high)
+    cond = float(torch.linalg.cond(a64))
+
+    def grad(dtype):
+        x = a64.to(dtype).requires_grad_()
+        q, r = diffqr.qr(x)
+        (q.abs().sum() + r.abs().square().sum()).backward()
+        return x.grad.to(high)
+
+    err = (grad(low) - grad(high)).norm() / grad(high).norm()
+    assert err < 1e-5 * cond
+
+
+def _loss(qr_fn):
+    def loss(x):
+        q, r = qr_fn(x)
+        return q.sum() ** 2 + (r * r).sum()
+
+    return loss
+
+
+def test_vmap_grad_and_jacobians(rng):
+    a = _tensor(rng, (3, 6, 4), torch.float64)
+    ours, native = _loss(diffqr.qr), _loss(torch.linalg.qr)
+    torch.testing.assert_close(torch.func.vmap(torch.func.grad(ours))(a),
+                               torch.func.vmap(torch.func.grad(native))(a))
+    torch.testing.assert_close(torch.func.jacfwd(ours)(a[0]), torch.func.jacrev(native)(a[0]))
+    torch.testing.assert_close(torch.func.hessian(ours)(a[0]), torch.func.hessian(native)(a[0]))
+
+
+def test_vmap_of_pivoted_qr(rng):
+    """The pivot choice has its own vmap rule: vmapped pivoted gradients equal a Python loop."""
+    a = _tensor(rng, (3, 4, 6), torch.float64)
+
+    def loss(x):
+        q, r, _ = diffqr.qr(x, pivoting=True)
+        return q.sum() ** 2 + (r * r).sum()
+
+    looped = torch.stack([torch.func.grad(loss)(x) for x in a])
+    torch.testing.assert_close(torch.func.vmap(torch.func.grad(loss))(a), looped)
+
+
+def test_deep_complete_and_mode_r_where_torch_raises(rng):
+    a = _tensor(rng, (6, 3), torch.float64, requires_grad=True)
+    with pytest.raises(RuntimeError):
+        torch.linalg.qr(a, mode="complete")[0].sum().backward()
+    with pytest.raises(RuntimeError):
+        torch.linalg.qr(a, mode="r")[1].sum().backward()
+    diffqr.qr(a, mode="complete").Q.sum().backward()
+    diffqr.qr(a, mode="r").sum().backward()
+    assert torch.isfinite(a.grad).all()
+
+
+def test_torch_compile_matches_eager(rng):
+    a = _tensor(rng, (8, 5), torch.float64)
+    loss = _loss(lambda x: diffqr.qr(x, pivoting=True)[:2])
+    compiled = torch.compile(loss, fullgraph=True)
+    x1, x2 = a.clone().requires_grad_(), a.clone().requires_grad_()
+    loss(x1).backward()
+    compiled(x2).backward()
+    torch.testing.assert_close(x1.grad, x2.grad)
+
+
+def test_rank_deficiency_raises_in_backward_and_jvp(rng):
+    a = _tensor(rng, (6, 4), torch.float64)
+    a[:, 2] = a[:, 0] + a[:, 1]
+    x = a.clone().requires_grad_()
+    with pytest.raises(diffqr.RankDeficientError, match="pivoting=True"):
+        diffqr.qr(x).Q.sum().backward()
+    with pytest.raises(diffqr.RankDeficientError):
+        torch.func.jvp(lambda y: diffqr.qr(y).R, (a,), (torch.ones_like(a),))
+    x = a.clone().requires_grad_()
+    q, r, _ = diffqr.qr(x, pivoting=True, rank=3)
+    (q.sum() + r.sum()).backward()
+    assert torch.isfinite(x.grad).all()
+
+
+def test_inputs_not_modified_and_bad_input(rng):
+    a = _tensor(rng, (5, 3), torch.complex128, requires_grad=True)
+    keep = a.detach().clone()
+    q, r = diffqr.qr(a)
+    (q.abs().sum() + r.abs().sum()).backward()
+    torch.testing.assert_close(a.detach(), keep, rtol=0, atol=0)
+    with pytest.raises(TypeError, match="A has dtype int64"):
+        diffqr.qr(torch.ones(3, 3, dtype=torch.int64))
+    with pytest.raises(TypeError, match="A has dtype float16"):
+        diffqr.qr(torch.ones(3, 3, dtype=torch.float16))
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        diffqr.qr(torch.ones(3))
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        diffqr.qr(torch.tensor([[1.0, float("inf")], [0.0, 1.0]]))
+    with pytest.raises(TypeError, match="one framework"):
+        diffqr.qr_vjp(a.detach(), q.detach().numpy(), r.detach(), None, None)
