@@ -15,11 +15,21 @@ from .base import Backend
 from .numpy import householder_pivots
 
 
-def _values_unknown(a: torch.Tensor) -> bool:
-    """True under torch.compile tracing or inside torch.func transforms (no concrete values)."""
+def _on_host(a: torch.Tensor, prepare=lambda t: t) -> np.ndarray | None:
+    """``prepare(a)`` as a NumPy array, or None where ``a``'s values are unknown.
+
+    Inside torch.func.grad/jvp the values are known: unwrap them.  Under torch.compile tracing
+    and inside vmap (a batch of values in one wrapper) they are not.
+    """
     if torch.compiler.is_compiling():
-        return True
-    return bool(torch._C._functorch.is_functorch_wrapped_tensor(a))
+        return None
+    functorch = torch._C._functorch
+    while functorch.is_functorch_wrapped_tensor(a):
+        if functorch.is_batchedtensor(a):
+            return None
+        a = functorch.get_unwrapped(a)
+    with torch._C._DisableFuncTorch():
+        return prepare(a.detach()).cpu().resolve_conj().numpy()
 
 
 class TorchBackend(Backend):
@@ -55,14 +65,10 @@ class TorchBackend(Backend):
         return a.real
 
     def to_host(self, a):
-        if _values_unknown(a):
-            return None
-        return a.detach().cpu().resolve_conj().numpy()
+        return _on_host(a)
 
     def abs_diagonal_on_host(self, a):
-        if _values_unknown(a):
-            return None
-        return torch.diagonal(a.detach(), dim1=-2, dim2=-1).abs().cpu().numpy()
+        return _on_host(a, lambda t: torch.diagonal(t, dim1=-2, dim2=-1).abs())
 
     def dtype_name(self, a):
         return str(a.dtype).removeprefix("torch.")
