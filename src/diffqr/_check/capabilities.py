@@ -50,36 +50,32 @@ def _qr_case(name: str, shape: tuple[int, ...], dtype: str = "float64", mode: st
             return [out[0] if pivoting else out]
         return [out[0], out[1]]
 
-    def factors(a):
-        """Factors and the matrix they factor (``A[..., P]`` when pivoting)."""
-        if pivoting:
-            factor_mode = "reduced" if mode == "r" else mode
-            q, r, p = diffqr.qr(a, pivoting=True, rank=rank, mode=factor_mode)
-            return np.take_along_axis(a, p[..., None, :], -1), q, r
-        q, r = diffqr.qr(a, rank=rank, mode="reduced" if mode == "r" else mode)
-        return a, q, r
+    factor_mode = "reduced" if mode == "r" else mode
 
-    def scatter(a_perm_bar, a):
-        if not pivoting:
-            return a_perm_bar
-        p = diffqr.qr(a, pivoting=True, mode="r")[1]
-        out = np.empty_like(a_perm_bar)
-        np.put_along_axis(out, p[..., None, :], a_perm_bar, -1)
-        return out
+    def factors(a):
+        """Q, R and the column permutation (None without pivoting)."""
+        if pivoting:
+            return diffqr.qr(a, pivoting=True, rank=rank, mode=factor_mode)
+        return (*diffqr.qr(a, rank=rank, mode=factor_mode), None)
 
     def vjp(inputs, _outputs, cotangents):
         a = inputs[0]
-        b, q, r = factors(a)
+        q, r, p = factors(a)
         q_bar, r_bar = (None, cotangents[0]) if mode == "r" else cotangents
-        return [scatter(diffqr.qr_vjp(b, q, r, q_bar, r_bar), a)]
+        if p is None:
+            return [diffqr.qr_vjp(a, q, r, q_bar, r_bar)]
+        b_bar = diffqr.qr_vjp(np.take_along_axis(a, p[..., None, :], -1), q, r, q_bar, r_bar)
+        a_bar = np.empty_like(b_bar)
+        np.put_along_axis(a_bar, p[..., None, :], b_bar, -1)
+        return [a_bar]
 
     def jvp(inputs, _outputs, tangents):
         a, da = inputs[0], tangents[0]
-        b, q, r = factors(a)
-        if pivoting:
-            p = diffqr.qr(a, pivoting=True, mode="r")[1]
+        q, r, p = factors(a)
+        if p is not None:
+            a = np.take_along_axis(a, p[..., None, :], -1)
             da = np.take_along_axis(da, p[..., None, :], -1)
-        dq, dr = diffqr.qr_jvp(b, q, r, da)
+        dq, dr = diffqr.qr_jvp(a, q, r, da)
         return [dr] if mode == "r" else [dq, dr]
 
     native = None if rank is not None else ("qr_pivoted" if pivoting else f"qr_{mode}")
