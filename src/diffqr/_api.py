@@ -310,8 +310,9 @@ def lstsq(A: Array, B: Array, /, *, ridge: Array | float = 0.0, check_finite: bo
         Deep or square (``m >= n``): full column rank, the least-squares solution.  Wide
         (``m < n``): full row rank, the minimum-norm solution.  With ``ridge > 0`` any rank.
     B : array, shape (..., m) or (..., m, r)
-        Right-hand side(s), same dtype as ``A``; a vector when it has one dimension less than
-        ``A``.  The batch dimensions of ``A`` and ``B`` broadcast.
+        Right-hand side(s), same dtype as ``A``; a vector when 1-d or shaped ``A.shape[:-1]``
+        (as in ``torch.linalg.lstsq``).  The batch dimensions of ``A`` and ``B`` broadcast
+        (pass a batch of vectors as (..., m, 1) to broadcast it).
     ridge : float or 0-d real array, optional
         Tikhonov weight ``λ >= 0``.  An array of the framework (``float32`` for
         ``float32``/``complex64`` ``A``) is differentiated too.  Deep ``A`` is solved through the
@@ -379,8 +380,7 @@ def lstsq_vjp(A: Array, B: Array, X: Array, X_bar: Array | None, /, *,
     p = _lstsq_problem(A, B, ridge, False, X=X, X_bar=X_bar)
     xp = p.xp
     if X_bar is None:
-        out = (xp.zeros_like(p.a), xp.zeros_like(p.b))
-        lam_bar = p.as_ridge(0.0)
+        out = (xp.zeros_like(p.a), p.as_ridge(0.0), xp.zeros_like(p.b))
     else:
         _, r = lstsq_rules.solve_forward(xp, p.a, p.lam, p.b, dual=p.dual)
         x, x_bar = (_broadcast_batch(xp, p.as_matrix(y), p.a) for y in (X, X_bar))

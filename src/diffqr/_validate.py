@@ -71,8 +71,8 @@ def check_ridge_value(value: float, name: str = "ridge") -> None:
 def check_rhs(xp: Backend, a: Any, b: Any) -> bool:
     """Check ``B`` against ``A`` for ``lstsq``; True if ``B`` is a (batch of) vector(s).
 
-    ``B`` is a vector right-hand side (..., m) when it has one dimension less than ``A`` (or just
-    one), otherwise a matrix (..., m, r).  The batch dimensions broadcast.
+    ``B`` is a vector right-hand side when it is 1-d or shaped ``A.shape[:-1]`` (PyTorch's rule),
+    otherwise a matrix (..., m, r).  The batch dimensions broadcast.
     """
     a_shape, b_shape = xp.shape(a), xp.shape(b)
     dtype_a, dtype_b = xp.dtype_name(a), xp.dtype_name(b)
@@ -81,7 +81,7 @@ def check_rhs(xp: Backend, a: Any, b: Any) -> bool:
             f"A has dtype {dtype_a} but B has dtype {dtype_b}; cast B to {dtype_a} (or both to "
             "one of float32, float64, complex64, complex128)."
         )
-    vector = len(b_shape) == 1 or len(b_shape) == len(a_shape) - 1
+    vector = len(b_shape) == 1 or tuple(b_shape) == tuple(a_shape[:-1])
     if len(b_shape) == 0 or b_shape[-1 if vector else -2] != a_shape[-2]:
         raise ValueError(
             f"A has shape {a_shape} (..., m, n) and B has shape {b_shape}; B must be (..., m) or "

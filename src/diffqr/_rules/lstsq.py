@@ -1,6 +1,6 @@
 """Least squares through QR, and its direct derivative rules, written once for every framework.
 
-Notation (derivations in docs/math.md): ``A`` is ``(..., m, n)``, ``B`` is ``(..., m, r)``, the
+Notation (derivations in docs/lstsq.md): ``A`` is ``(..., m, n)``, ``B`` is ``(..., m, r)``, the
 ridge ``λ ≥ 0`` is ``None`` (no ridge) or an array ``(..., 1, 1)``.  Two formulations, by shape:
 
 - primal (``m ≥ n``): ``X = G⁻¹ Aᴴ B`` with the Gram matrix ``G = Aᴴ A + λ I`` (``n × n``);
