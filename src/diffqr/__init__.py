@@ -4,7 +4,7 @@ Same array type in, same type out, differentiable in that framework's own autodi
 reverse- and forward-mode rules for frameworks without one.
 """
 
-from ._api import lq, lq_jvp, lq_vjp, qr, qr_jvp, qr_vjp
+from ._api import lq, lq_jvp, lq_vjp, lstsq, lstsq_jvp, lstsq_vjp, qr, qr_jvp, qr_vjp
 from ._errors import RankDeficientError
 from ._results import LQResult, PivotedLQResult, PivotedQRResult, QRResult
 
@@ -19,6 +19,9 @@ __all__ = [
     "lq",
     "lq_jvp",
     "lq_vjp",
+    "lstsq",
+    "lstsq_jvp",
+    "lstsq_vjp",
     "qr",
     "qr_jvp",
     "qr_vjp",

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import numbers
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ._backends import as_numpy_if_plain, backend_for
-from ._primitives import QR
+from ._backends.base import Backend
+from ._primitives import LSTSQ, QR, gram_solver
 from ._results import LQResult, PivotedLQResult, PivotedQRResult, QRResult
+from ._rules import lstsq as lstsq_rules
 from ._rules import qr as qr_rules
-from ._validate import LQ_MODES, QR_MODES, check_finite, check_matrix, check_option, check_rank
+from ._validate import (
+    LQ_MODES,
+    QR_MODES,
+    check_finite,
+    check_matrix,
+    check_option,
+    check_rank,
+    check_rhs,
+    check_ridge_value,
+)
 
 Array = Any
 
@@ -192,3 +207,227 @@ def lq_jvp(A: Array, L: Array, Q: Array, dA: Array, /) -> tuple[Array, Array]:
 
 def _conj_transpose_or_none(xp):
     return lambda x: None if x is None else xp.mH(x)
+
+
+# ---------------------------------------------------------------------- least squares
+
+
+@dataclass(frozen=True)
+class _Lstsq:
+    """A validated least-squares problem: batches broadcast, ``B`` a matrix, ``λ`` (..., 1, 1)."""
+
+    xp: Backend
+    a: Array
+    lam: Array | None
+    b: Array
+    vector: bool
+    a_shape: tuple[int, ...]
+    b_shape: tuple[int, ...]
+
+    @property
+    def dual(self) -> bool:
+        return self.a_shape[-2] < self.a_shape[-1]
+
+    def inputs(self) -> tuple[Array, ...]:
+        return (self.a, self.b) if self.lam is None else (self.a, self.lam, self.b)
+
+    def primitive(self):
+        return LSTSQ[self.lam is not None]
+
+    def as_matrix(self, x: Array | None) -> Array | None:
+        """A ``B``- or ``X``-like argument in matrix form."""
+        return x if x is None or not self.vector else x[..., None]
+
+    def as_rhs(self, x: Array) -> Array:
+        """Back from matrix form to the shape of ``X`` (a vector when ``B`` was one)."""
+        return x[..., 0] if self.vector else x
+
+    def as_ridge(self, value: Array | float) -> Array:
+        """``value`` (a number or a 0-d array) as the real ``(..., 1, 1)`` array of ``λ``."""
+        return self.xp.real(self.xp.zeros_like(self.a[..., :1, :1])) + value
+
+
+def _ridge_argument(ridge: Any) -> Array | float:
+    """A Python/NumPy real number as ``float``; an array as it is (checked later)."""
+    if isinstance(ridge, numbers.Real) and not isinstance(ridge, bool):
+        check_ridge_value(float(ridge))
+        return float(ridge)
+    ridge = as_numpy_if_plain(ridge)
+    if ridge is None or isinstance(ridge, (bool, str)):
+        raise TypeError(f"ridge must be a real number or a 0-d real array; got {ridge!r}")
+    return ridge
+
+
+def _broadcast_batch(xp: Backend, x: Array, *templates: Array) -> Array:
+    """``x`` (..., p, q) broadcast to the batch dimensions of every template (..., ·, ·)."""
+    for t in templates:
+        if xp.shape(x)[:-2] != np.broadcast_shapes(xp.shape(x)[:-2], xp.shape(t)[:-2]):
+            x = x + xp.zeros_like(t[..., :1, :1])
+    return x
+
+
+def _lstsq_problem(A: Array, B: Array, ridge: Any, check_finite_: bool, **others: Array
+                   ) -> _Lstsq:
+    A, B = as_numpy_if_plain(A), as_numpy_if_plain(B)
+    ridge = _ridge_argument(ridge)
+    ridge_array = None if isinstance(ridge, float) else ridge
+    xp = backend_for(A=A, B=B, ridge=ridge_array, **others)
+    check_matrix(xp, "A", A)
+    vector = check_rhs(xp, A, B)
+    if check_finite_:
+        check_finite(xp, "A", A)
+        check_finite(xp, "B", B)
+    real_dtype = "float32" if xp.dtype_name(A) in ("float32", "complex64") else "float64"
+    if ridge_array is not None:
+        if xp.shape(ridge_array) != ():
+            raise ValueError(f"ridge must be a number or a 0-d array; got shape "
+                             f"{xp.shape(ridge_array)}")
+        if xp.dtype_name(ridge_array) not in ("float32", "float64"):
+            raise TypeError(f"ridge must be real floating point ({real_dtype} for A of dtype "
+                            f"{xp.dtype_name(A)}); got dtype {xp.dtype_name(ridge_array)}")
+        host = xp.to_host(ridge_array)
+        if host is not None:
+            check_ridge_value(float(host))
+    b = B[..., None] if vector else B
+    a, b = _broadcast_batch(xp, A, b), _broadcast_batch(xp, b, A)
+    problem = _Lstsq(xp, a, None, b, vector, xp.shape(A), xp.shape(B))
+    if ridge_array is None and ridge == 0:
+        return problem
+    lam = problem.as_ridge(ridge)
+    if xp.dtype_name(lam) != real_dtype:
+        raise TypeError(f"ridge has dtype {xp.dtype_name(ridge_array)}; pass it as "
+                        f"{real_dtype} to match A of dtype {xp.dtype_name(A)}")
+    return _Lstsq(xp, a, lam, b, vector, xp.shape(A), xp.shape(B))
+
+
+def lstsq(A: Array, B: Array, /, *, ridge: Array | float = 0.0, check_finite: bool = True
+          ) -> Array:
+    """Differentiable least squares: ``min ‖A X − B‖² + ridge·‖X‖²`` through a QR factorization.
+
+    Parameters
+    ----------
+    A : array, shape (..., m, n)
+        Deep or square (``m >= n``): full column rank, the least-squares solution.  Wide
+        (``m < n``): full row rank, the minimum-norm solution.  With ``ridge > 0`` any rank.
+    B : array, shape (..., m) or (..., m, r)
+        Right-hand side(s), same dtype as ``A``; a vector when 1-d or shaped ``A.shape[:-1]``
+        (as in ``torch.linalg.lstsq``).  The batch dimensions of ``A`` and ``B`` broadcast
+        (pass a batch of vectors as (..., m, 1) to broadcast it).
+    ridge : float or 0-d real array, optional
+        Tikhonov weight ``λ >= 0``.  An array of the framework (``float32`` for
+        ``float32``/``complex64`` ``A``) is differentiated too.  Deep ``A`` is solved through the
+        QR of ``[A; √λ I]``, wide ``A`` through the dual ``X = Aᴴ (A Aᴴ + λ I)⁻¹ B`` with the
+        QR of ``[Aᴴ; √λ I]`` (smaller, and continuous at ``λ = 0``).
+    check_finite : bool
+        Raise ``ValueError`` for NaN/Inf entries (eager evaluation only).
+
+    Returns
+    -------
+    array, shape (..., n) or (..., n, r)
+        ``X``, same type as ``A``, equal to ``numpy.linalg.lstsq`` on full-rank input.
+        Its derivatives (reverse, forward, any order) are the direct rules: a few triangular
+        solves with the factor of the forward pass, never the derivative of the QR factors.
+
+    Raises
+    ------
+    RankDeficientError
+        ``A`` is numerically rank deficient and ``ridge == 0`` (eager evaluation only).
+    ValueError, TypeError
+        Shapes of ``A`` and ``B`` that do not match, ``ridge < 0``, bad dtypes, non-finite input.
+    """
+    problem = _lstsq_problem(A, B, ridge, check_finite)
+    x, _ = problem.xp.apply(problem.primitive(), problem.inputs(), {"dual": problem.dual})
+    return problem.as_rhs(x)
+
+
+def _unbroadcast(xp: Backend, x: Array, shape: tuple[int, ...]) -> Array:
+    """Sum the cotangent ``x`` of a broadcast array back to the array's ``shape``."""
+    x_shape = xp.shape(x)
+    lead = len(x_shape) - len(shape)
+    ones = [i for i, (s, t) in enumerate(zip(shape, x_shape[lead:], strict=True))
+            if s == 1 and t != 1]
+    axes = (*range(lead), *(lead + i for i in ones))
+    if not axes:
+        return x
+    x = xp.sum(x, axes)
+    return x[tuple(None if i in ones else slice(None) for i in range(len(shape)))] if ones else x
+
+
+def lstsq_vjp(A: Array, B: Array, X: Array, X_bar: Array | None, /, *,
+              ridge: Array | float = 0.0, return_ridge_bar: bool = False) -> tuple[Array, ...]:
+    """Reverse-mode rule of :func:`lstsq`: ``(Ā, B̄)`` from ``X̄`` (``∂ℓ/∂Re X + i ∂ℓ/∂Im X``).
+
+    Parameters
+    ----------
+    A, B : arrays
+        As for :func:`lstsq`.
+    X : array
+        ``lstsq(A, B, ridge=ridge)``.
+    X_bar : array or None
+        Cotangent of ``X`` (``None`` means zero).
+    ridge : float or 0-d array
+        The ridge ``λ`` that produced ``X``.
+    return_ridge_bar : bool
+        Also return ``λ̄``, a 0-d real array (defined at ``λ = 0`` too, as the one-sided
+        derivative).
+
+    Returns
+    -------
+    (A_bar, B_bar) or (A_bar, B_bar, ridge_bar)
+        Shaped like ``A``, ``B`` (and 0-d).
+    """
+    X, X_bar = as_numpy_if_plain(X), as_numpy_if_plain(X_bar)
+    p = _lstsq_problem(A, B, ridge, False, X=X, X_bar=X_bar)
+    xp = p.xp
+    if X_bar is None:
+        out = (xp.zeros_like(p.a), p.as_ridge(0.0), xp.zeros_like(p.b))
+    else:
+        _, r = lstsq_rules.solve_forward(xp, p.a, p.lam, p.b, dual=p.dual)
+        x, x_bar = (_broadcast_batch(xp, p.as_matrix(y), p.a) for y in (X, X_bar))
+        out = lstsq_rules.lstsq_vjp(xp, gram_solver(xp, r), p.a, p.lam, p.b, x, x_bar,
+                                    dual=p.dual)
+    a_bar, lam_bar, b_bar = out
+    out = (_unbroadcast(xp, a_bar, p.a_shape), _unbroadcast(xp, p.as_rhs(b_bar), p.b_shape))
+    if not return_ridge_bar:
+        return out
+    return (*out, xp.sum(lam_bar, tuple(range(len(xp.shape(lam_bar))))))
+
+
+def lstsq_jvp(A: Array, B: Array, X: Array, dA: Array | None, dB: Array | None, /, *,
+              ridge: Array | float = 0.0, d_ridge: Array | float | None = None) -> Array:
+    """Forward-mode rule of :func:`lstsq`: the tangent ``dX`` from ``dA``, ``dB`` (and ``dλ``).
+
+    Parameters
+    ----------
+    A, B, X : arrays
+        As for :func:`lstsq_vjp`.
+    dA, dB : arrays or None
+        Tangents shaped like ``A`` and ``B`` (``None`` means zero).
+    ridge : float or 0-d array
+        The ridge ``λ`` that produced ``X``.
+    d_ridge : float or 0-d array, optional
+        Tangent of ``λ``.
+
+    Returns
+    -------
+    array
+        ``dX``, shaped like ``X``.
+    """
+    X, dA, dB = (as_numpy_if_plain(y) for y in (X, dA, dB))
+    d_ridge = None if d_ridge is None else _ridge_tangent(d_ridge)
+    p = _lstsq_problem(A, B, ridge, False, X=X, dA=dA, dB=dB,
+                       d_ridge=None if isinstance(d_ridge, float) else d_ridge)
+    xp = p.xp
+    _, r = lstsq_rules.solve_forward(xp, p.a, p.lam, p.b, dual=p.dual)
+    x, da, db = (None if y is None else _broadcast_batch(xp, y, p.a, p.b)
+                 for y in (p.as_matrix(X), dA, p.as_matrix(dB)))
+    dlam = None if d_ridge is None else p.as_ridge(d_ridge)
+    dx = lstsq_rules.lstsq_jvp(xp, gram_solver(xp, r), p.a, p.lam, p.b, x, da, dlam, db,
+                               dual=p.dual)
+    return p.as_rhs(dx)
+
+
+def _ridge_tangent(d_ridge: Any) -> Array | float:
+    if isinstance(d_ridge, numbers.Real) and not isinstance(d_ridge, bool):
+        return float(d_ridge)
+    return as_numpy_if_plain(d_ridge)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._backends.base import Backend
+from ._rules import lstsq as lstsq_rules
 from ._rules import qr as qr_rules
 
 Array = Any
@@ -27,6 +28,10 @@ class Primitive:
     ``vjp(xp, inputs, outputs, cotangents, **options) -> one cotangent per input`` and
     ``jvp(xp, inputs, outputs, tangents, **options) -> one tangent per output`` are written over the
     vocabulary; ``None`` stands for a zero cotangent/tangent on the way in.
+
+    The last ``auxiliary`` outputs are helpers for the rules (a triangular factor), not
+    differentiable: ``vjp`` gets cotangents and ``jvp`` returns tangents for the other outputs
+    only.  A rule that needs the derivative of a helper calls another primitive instead.
     """
 
     name: str
@@ -35,6 +40,7 @@ class Primitive:
     jvp: Callable[..., Arrays]
     num_inputs: int
     option_names: tuple[str, ...]
+    auxiliary: int = 0
 
 
 def _qr_forward(xp: Backend, a: Array, *, mode: str, rank: int) -> Arrays:
@@ -56,5 +62,84 @@ def _qr_jvp(xp: Backend, inputs: Arrays, outputs: Arrays, tangents: Arrays, **_:
 
 QR = Primitive("qr", _qr_forward, _qr_vjp, _qr_jvp, num_inputs=1, option_names=("mode", "rank"))
 
+
+# ---------------------------------------------------------------------- least squares
+# LSTSQ[ridge]: inputs (A, λ, B) with a ridge, else (A, B); λ is (..., 1, 1).  The option
+# ``dual`` selects X = Aᴴ (A Aᴴ + λ I)⁻¹ B (wide A) instead of (Aᴴ A + λ I)⁻¹ Aᴴ B.  The auxiliary
+# output R is the triangular factor of the Gram matrix, handed to GRAM_SOLVE as a helper input.
+# GRAM_SOLVE[ridge]: inputs (M, λ, V, R) or (M, V, R), output Z = (Mᴴ M + λ I)⁻¹ V with Rᴴ R that
+# Gram matrix; R gets no derivative, the rules differentiate the Gram matrix itself.
+
+
+def _split_ridge(inputs: Arrays, ridge: bool) -> tuple[Array, Array | None, Array]:
+    return (inputs[0], inputs[1], inputs[2]) if ridge else (inputs[0], None, inputs[1])
+
+
+def _join_ridge(a: Array, lam: Array | None, b: Array) -> Arrays:
+    return (a, b) if lam is None else (a, lam, b)
+
+
+def gram_solver(xp: Backend, r: Array) -> lstsq_rules.Solve:
+    """``solve(M, λ, V) = (Mᴴ M + λ I)⁻¹ V``, a differentiable primitive; ``Rᴴ R`` is the Gram
+    matrix."""
+
+    def solve(m: Array, lam: Array | None, v: Array) -> Array:
+        return xp.apply(GRAM_SOLVE[lam is not None], (*_join_ridge(m, lam, v), r), {})[0]
+
+    return solve
+
+
+def _lstsq_primitive(ridge: bool) -> Primitive:
+    def forward(xp: Backend, *inputs: Array, dual: bool) -> Arrays:
+        return lstsq_rules.solve_forward(xp, *_split_ridge(inputs, ridge), dual=dual)
+
+    def vjp(xp: Backend, inputs: Arrays, outputs: Arrays, cotangents: Arrays, *, dual: bool
+            ) -> Arrays:
+        a, lam, b = _split_ridge(inputs, ridge)
+        (x, r), (x_bar,) = outputs, cotangents
+        if x_bar is None:
+            return (None,) * len(inputs)
+        a_bar, lam_bar, b_bar = lstsq_rules.lstsq_vjp(xp, gram_solver(xp, r), a, lam, b, x,
+                                                      x_bar, dual=dual)
+        return (a_bar, lam_bar, b_bar) if ridge else (a_bar, b_bar)
+
+    def jvp(xp: Backend, inputs: Arrays, outputs: Arrays, tangents: Arrays, *, dual: bool
+            ) -> Arrays:
+        a, lam, b = _split_ridge(inputs, ridge)
+        da, dlam, db = _split_ridge(tangents, ridge)
+        x, r = outputs
+        return (lstsq_rules.lstsq_jvp(xp, gram_solver(xp, r), a, lam, b, x, da, dlam, db,
+                                      dual=dual),)
+
+    return Primitive("lstsq_ridge" if ridge else "lstsq", forward, vjp, jvp,
+                     num_inputs=3 if ridge else 2, option_names=("dual",), auxiliary=1)
+
+
+def _gram_solve_primitive(ridge: bool) -> Primitive:
+    def forward(xp: Backend, *inputs: Array) -> Arrays:
+        return (lstsq_rules.gram_solve_forward(xp, inputs[-1], inputs[-2]),)
+
+    def vjp(xp: Backend, inputs: Arrays, outputs: Arrays, cotangents: Arrays) -> Arrays:
+        m, lam, _ = _split_ridge(inputs[:-1], ridge)
+        (z_bar,) = cotangents
+        if z_bar is None:
+            return (None,) * len(inputs)
+        m_bar, lam_bar, v_bar = lstsq_rules.gram_solve_vjp(xp, gram_solver(xp, inputs[-1]), m,
+                                                           lam, outputs[0], z_bar)
+        return (m_bar, lam_bar, v_bar, None) if ridge else (m_bar, v_bar, None)
+
+    def jvp(xp: Backend, inputs: Arrays, outputs: Arrays, tangents: Arrays) -> Arrays:
+        m, lam, _ = _split_ridge(inputs[:-1], ridge)
+        dm, dlam, dv = _split_ridge(tangents[:-1], ridge)
+        return (lstsq_rules.gram_solve_jvp(xp, gram_solver(xp, inputs[-1]), m, lam, outputs[0],
+                                           dm, dlam, dv),)
+
+    return Primitive("gram_solve_ridge" if ridge else "gram_solve", forward, vjp, jvp,
+                     num_inputs=4 if ridge else 3, option_names=())
+
+
+LSTSQ = {ridge: _lstsq_primitive(ridge) for ridge in (False, True)}
+GRAM_SOLVE = {ridge: _gram_solve_primitive(ridge) for ridge in (False, True)}
+
 # Every primitive, so adapters can build their hooks up front (outside any tracing).
-PRIMITIVES = (QR,)
+PRIMITIVES = (QR, *LSTSQ.values(), *GRAM_SOLVE.values())

@@ -55,3 +55,43 @@ def check_rank(rank: Any, m: int, n: int) -> int:
     if not 1 <= rank <= full:
         raise ValueError(f"rank must satisfy 1 <= rank <= min(m, n) = {full}; got {rank}")
     return int(rank)
+
+
+def check_ridge_value(value: float, name: str = "ridge") -> None:
+    """A ridge ``λ`` must be finite and ``>= 0``."""
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value}")
+    if value < 0:
+        raise ValueError(
+            f"{name} must be >= 0 (it weights the penalty λ‖X‖²); got {value}. Use ridge=0 for "
+            "plain least squares."
+        )
+
+
+def check_rhs(xp: Backend, a: Any, b: Any) -> bool:
+    """Check ``B`` against ``A`` for ``lstsq``; True if ``B`` is a (batch of) vector(s).
+
+    ``B`` is a vector right-hand side when it is 1-d or shaped ``A.shape[:-1]`` (PyTorch's rule),
+    otherwise a matrix (..., m, r).  The batch dimensions broadcast.
+    """
+    a_shape, b_shape = xp.shape(a), xp.shape(b)
+    dtype_a, dtype_b = xp.dtype_name(a), xp.dtype_name(b)
+    if dtype_b != dtype_a:
+        raise TypeError(
+            f"A has dtype {dtype_a} but B has dtype {dtype_b}; cast B to {dtype_a} (or both to "
+            "one of float32, float64, complex64, complex128)."
+        )
+    vector = len(b_shape) == 1 or tuple(b_shape) == tuple(a_shape[:-1])
+    if len(b_shape) == 0 or b_shape[-1 if vector else -2] != a_shape[-2]:
+        raise ValueError(
+            f"A has shape {a_shape} (..., m, n) and B has shape {b_shape}; B must be (..., m) or "
+            f"(..., m, r) with m = {a_shape[-2]} rows, like A."
+        )
+    try:
+        np.broadcast_shapes(a_shape[:-2], b_shape[:-1] if vector else b_shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"A has shape {a_shape} and B has shape {b_shape}: their batch dimensions do not "
+            "broadcast against each other."
+        ) from None
+    return vector

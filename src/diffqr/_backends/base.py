@@ -53,6 +53,10 @@ class Backend:
     def concat(self, arrays: list[Array], axis: int) -> Array:
         raise NotImplementedError
 
+    def sum(self, a: Array, axis: tuple[int, ...]) -> Array:
+        """Sum over the given (non-empty) axes, dropping them."""
+        return a.sum(axis=axis)
+
     def zeros_like(self, a: Array) -> Array:
         return a * 0
 
@@ -84,6 +88,13 @@ class Backend:
         """The framework's own (LAPACK-gauge) QR, not differentiated."""
         raise NotImplementedError
 
+    def qr_r(self, a: Array) -> Array:
+        """``R`` (..., k, n) of the reduced QR, not differentiated; adapters skip forming ``Q``.
+
+        Least squares factors ``[A | B]``: the top-right block of its ``R`` is ``Qᴴ B``.
+        """
+        return self.householder_qr(a, complete=False)[1]
+
     def column_pivots(self, a: Array, rank: int | None) -> Array:
         """Column-pivoting permutation ``(..., n)`` (int64), held constant under differentiation.
 
@@ -99,6 +110,10 @@ class Backend:
     def apply(self, primitive: Any, inputs: tuple[Array, ...], options: dict[str, Any]) -> Any:
         """Evaluate a :class:`diffqr._primitives.Primitive`, hooked into the framework's autodiff.
 
-        ``options`` are static (strings, ints): they select the variant, never differentiated.
+        ``options`` are static (strings, ints, bools): they select the variant, never
+        differentiated.  The last ``primitive.auxiliary`` outputs are not differentiable: mark
+        them so, drop their cotangents before calling ``primitive.vjp``, and give them zero
+        (or ``None``) tangents after ``primitive.jvp``.  Rules may call ``apply`` again (nested
+        primitives), so higher derivatives go through the same hook.
         """
         raise NotImplementedError

@@ -95,6 +95,9 @@ class NumpyBackend(Backend):
     def householder_qr(self, a, *, complete):
         return np.linalg.qr(a, mode="complete" if complete else "reduced")
 
+    def qr_r(self, a):
+        return np.linalg.qr(a, mode="r")
+
     def column_pivots(self, a, rank):
         return householder_pivots(a, rank)
 

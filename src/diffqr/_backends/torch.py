@@ -76,6 +76,9 @@ class TorchBackend(Backend):
     def householder_qr(self, a, *, complete):
         return torch.linalg.qr(a, mode="complete" if complete else "reduced")
 
+    def qr_r(self, a):
+        return torch.linalg.qr(a, mode="r")[1]
+
     def column_pivots(self, a, rank):
         return _column_pivots(a.detach(), rank)
 
@@ -122,6 +125,7 @@ def _autograd_functions(primitive) -> tuple[type[torch.autograd.Function], ...]:
     n, names = primitive.num_inputs, primitive.option_names
     forward_rule, vjp_rule, jvp_rule = primitive.forward, primitive.vjp, primitive.jvp
     no_options = (None,) * len(names)
+    auxiliary = primitive.auxiliary  # trailing outputs the rules use but never differentiate
 
     def split(saved):
         return saved[:n], saved[n:]
@@ -140,19 +144,23 @@ def _autograd_functions(primitive) -> tuple[type[torch.autograd.Function], ...]:
         def setup_context(ctx, inputs, outputs):
             ctx.options = dict(zip(names, inputs[n:], strict=True))
             ctx.set_materialize_grads(False)
+            if auxiliary:
+                ctx.mark_non_differentiable(*outputs[len(outputs) - auxiliary :])
             ctx.save_for_backward(*inputs[:n], *outputs)
             ctx.save_for_forward(*inputs[:n], *outputs)
 
         @staticmethod
         def backward(ctx, *cotangents):
             inputs, outputs = split(ctx.saved_tensors)
+            cotangents = cotangents[: len(cotangents) - auxiliary]
             return *vjp_rule(BACKEND, inputs, outputs, cotangents, **ctx.options), *no_options
 
     class FunctionWithJvp(Function):
         @staticmethod
         def jvp(ctx, *tangents):
             inputs, outputs = split(ctx.saved_tensors)
-            return jvp_rule(BACKEND, inputs, outputs, tangents[:n], **ctx.options)
+            tangents = jvp_rule(BACKEND, inputs, outputs, tangents[:n], **ctx.options)
+            return *tangents, *(None,) * auxiliary
 
     Function.__name__ = Function.__qualname__ = f"diffqr_{primitive.name}"
     FunctionWithJvp.__name__ = FunctionWithJvp.__qualname__ = f"diffqr_{primitive.name}_jvp"

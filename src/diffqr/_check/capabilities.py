@@ -125,6 +125,36 @@ def _lq_case(name: str, shape: tuple[int, ...], dtype: str = "float64", mode: st
     return Capability(name, (shape,), call, vjp, jvp, "lq_pivoted" if pivoting else "lq", dtype)
 
 
+# ---------------------------------------------------------------------- least squares
+
+
+def _lstsq_case(name: str, shape: tuple[int, ...], rhs: tuple[int, ...], dtype: str = "float64",
+                ridge: bool = False) -> Capability:
+    """``lstsq(A, B)``, or ``lstsq(A, B, ridge=λ)`` with ``λ`` a third, differentiable input."""
+
+    def call(a, b, lam=0.0):
+        return [diffqr.lstsq(a, b, ridge=lam)]
+
+    def vjp(inputs, outputs, cotangents):
+        a, b, *lam = inputs
+        grads = diffqr.lstsq_vjp(a, b, outputs[0], cotangents[0], ridge=lam[0] if lam else 0.0,
+                                 return_ridge_bar=ridge)
+        return list(grads)
+
+    def jvp(inputs, outputs, tangents):
+        (a, b, *lam), (da, db, *dlam) = inputs, tangents
+        return [diffqr.lstsq_jvp(a, b, outputs[0], da, db, ridge=lam[0] if lam else 0.0,
+                                 d_ridge=dlam[0] if dlam else None)]
+
+    def make_inputs(rng, cap):
+        a, b = (random_matrix(rng, s, cap.dtype) for s in cap.shapes[:2])
+        return [a, b, np.array(0.5 + rng.random())] if ridge else [a, b]
+
+    shapes = (shape, rhs, ()) if ridge else (shape, rhs)
+    return Capability(name, shapes, call, vjp, jvp, None if ridge else "lstsq", dtype,
+                      make_inputs)
+
+
 CAPABILITIES: list[Capability] = [
     _qr_case("QR square 5×5", (5, 5)),
     _qr_case("QR deep 7×4", (7, 4)),
@@ -147,4 +177,12 @@ CAPABILITIES: list[Capability] = [
     _lq_case("LQ deep complex", (7, 4), "complex128"),
     _lq_case("LQ wide complete", (4, 7), mode="complete"),
     _lq_case("pivoted LQ deep", (7, 4), pivoting=True),
+    _lstsq_case("lstsq deep 7×4, 3 rhs", (7, 4), (7, 3)),
+    _lstsq_case("lstsq wide 4×7 (min-norm)", (4, 7), (4, 3)),
+    _lstsq_case("lstsq deep complex", (7, 4), (7, 3), "complex128"),
+    _lstsq_case("lstsq wide complex", (4, 7), (4, 3), "complex128"),
+    _lstsq_case("lstsq vector rhs", (7, 4), (7,)),
+    _lstsq_case("lstsq batched 3×6×4", (3, 6, 4), (3, 6, 2)),
+    _lstsq_case("lstsq ridge λ (input), deep", (7, 4), (7, 3), ridge=True),
+    _lstsq_case("lstsq ridge λ (input), wide", (4, 7), (4, 3), ridge=True),
 ]
