@@ -30,6 +30,11 @@ class Backend:
     def matmul(self, a: Array, b: Array) -> Array:
         return a @ b
 
+    def addmm(self, c: Array, a: Array, b: Array, *, alpha: float = 1.0) -> Array:
+        """``c + alpha · (a @ b)``, one fused product where the framework has one (GEMM β = 1)."""
+        product = self.matmul(a, b)
+        return c + product if alpha == 1.0 else c + alpha * product
+
     def mH(self, a: Array) -> Array:
         """Conjugate transpose of the last two axes."""
         raise NotImplementedError

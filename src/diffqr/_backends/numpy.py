@@ -49,6 +49,16 @@ def take_columns(a: Array, perm: Array, take_along_axis) -> Array:
 class NumpyBackend(Backend):
     name = "numpy"
 
+    def addmm(self, c, a, b, *, alpha=1.0):
+        out = a @ b
+        if alpha != 1.0:
+            out *= alpha
+        fits = out.shape == np.broadcast_shapes(out.shape, c.shape)
+        if not fits or np.result_type(out, c) != out.dtype:
+            return c + out
+        out += c  # in place into the fresh product: no autodiff here, nothing else refers to it
+        return out
+
     def mH(self, a):
         t = np.swapaxes(a, -1, -2)
         return np.conj(t) if np.iscomplexobj(t) else t
