@@ -48,18 +48,13 @@ def _is_complete_deep(q: Array, r: Array, xp: Backend) -> bool:
 _SPLIT_MIN_SIZE = 64
 
 
-def _m_block(xp: Backend, q: Array, r1: Array, q_bar: Array | None, r1_bar: Array | None,
-             rows: slice, cols: slice) -> Array:
-    """The block ``M[rows, cols]`` of ``M = R R̄ᴴ − Q̄ᴴ Q`` (one cotangent may be ``None``)."""
-    block = None
-    if r1_bar is not None:
-        start = rows.start  # R is upper triangular: its rows are zero left of the diagonal
-        block = xp.matmul(r1[..., rows, start:], xp.mH(r1_bar[..., cols, start:]))
-    if q_bar is not None:
-        qbar_h, q_cols = xp.mH(q_bar[..., :, rows]), q[..., :, cols]
-        block = (-xp.matmul(qbar_h, q_cols) if block is None
-                 else xp.addmm(block, qbar_h, q_cols, alpha=-1.0))
-    return block
+def _m_matrix(xp: Backend, q: Array, r1: Array, q_bar: Array | None, r1_bar: Array | None
+              ) -> Array:
+    """``M = R R̄ᴴ − Q̄ᴴ Q`` (one cotangent may be ``None``); also for blocks of the factors."""
+    if r1_bar is None:
+        return -xp.matmul(xp.mH(q_bar), q)
+    m = xp.matmul(r1, xp.mH(r1_bar))
+    return m if q_bar is None else xp.addmm(m, xp.mH(q_bar), q, alpha=-1.0)
 
 
 def _copyltu_m(xp: Backend, q: Array, r1: Array, q_bar: Array | None, r1_bar: Array | None
@@ -68,20 +63,25 @@ def _copyltu_m(xp: Backend, q: Array, r1: Array, q_bar: Array | None, r1_bar: Ar
 
     With rows and columns split in halves, ``copyltu(M) = [[copyltu(M11), M21ᴴ], [M21,
     copyltu(M22)]]``: the top-right block ``M12`` is never needed.  Skipping it saves a quarter
-    of the ``Q̄ᴴ Q`` product and, ``R`` being triangular, half of ``R R̄ᴴ``.
+    of the ``Q̄ᴴ Q`` product and, ``R`` being triangular (``R21 = 0``), half of ``R R̄ᴴ``.
     """
     k = xp.shape(q)[-1]
     if k < _SPLIT_MIN_SIZE:
-        return hermitian_from_lower(xp, xp.tril(_m_block(xp, q, r1, q_bar, r1_bar,
-                                                         slice(0, k), slice(0, k))))
+        return hermitian_from_lower(xp, xp.tril(_m_matrix(xp, q, r1, q_bar, r1_bar)))
     h = k // 2
+
+    def part(x: Array | None, columns: slice) -> Array | None:
+        return None if x is None else x[..., :, columns]
+
     top, bottom = slice(0, h), slice(h, k)
-    m11 = _m_block(xp, q, r1, q_bar, r1_bar, top, top)
-    m2 = _m_block(xp, q, r1, q_bar, r1_bar, bottom, slice(0, k))  # [M21 | M22]
-    m21 = m2[..., :, :h]
+    # M11 = R11 R̄11ᴴ + R12 R̄12ᴴ − Q̄1ᴴ Q1 (R's top rows) and [M21 | M22] = R22 [R̄12 | R̄22]ᴴ − Q̄2ᴴ Q
+    m11 = _m_matrix(xp, q[..., :, top], r1[..., top, :], part(q_bar, top),
+                    None if r1_bar is None else r1_bar[..., top, :])
+    m2 = _m_matrix(xp, q, r1[..., bottom, bottom], part(q_bar, bottom), part(r1_bar, bottom))
+    m21 = m2[..., :, top]
     return xp.concat([
         xp.concat([hermitian_from_lower(xp, xp.tril(m11)), xp.mH(m21)], axis=-1),
-        xp.concat([m21, hermitian_from_lower(xp, xp.tril(m2[..., :, h:]))], axis=-1),
+        xp.concat([m21, hermitian_from_lower(xp, xp.tril(m2[..., :, bottom]))], axis=-1),
     ], axis=-2)
 
 
