@@ -61,6 +61,10 @@ class TorchBackend(Backend):
             return _substitute(r.mT, b.mT, upper=not upper).mT
         return torch.linalg.solve_triangular(r, b, upper=upper, left=left)
 
+    def cholesky(self, a):
+        r, info = torch.linalg.cholesky_ex(a, upper=True)
+        return torch.where((info == 0)[..., None, None], r, torch.nan)
+
     def solve(self, a, b):
         return torch.linalg.solve(a, b)
 

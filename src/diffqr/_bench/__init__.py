@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from .report import markdown, plot, write_section
-from .runner import run_framework, runners
+from .runner import available, run_framework
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
@@ -63,12 +63,12 @@ def main(argv: list[str]) -> int:
     if args.threads < 1:
         print("--threads must be at least 1", file=sys.stderr)
         return 2
-    available = [r.name for r in runners()]
-    names = args.framework or available
-    unknown = [n for n in names if n not in available]
+    installed = available()
+    names = args.framework or installed
+    unknown = [n for n in names if n not in installed]
     if unknown:
         print(f"not installed or unknown: {', '.join(unknown)}; available: "
-              f"{', '.join(available)}", file=sys.stderr)
+              f"{', '.join(installed)}", file=sys.stderr)
         return 2
     if args.json:
         if len(names) != 1:

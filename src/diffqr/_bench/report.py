@@ -101,7 +101,7 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
         ax.set_xticks(range(len(labels)), labels, fontsize=7)
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("time diffqr / time native")
-    axes[-1].legend(loc="upper right")
+    axes[0].legend(loc="upper left")  # every framework has a forward ratio
     fig.suptitle("diffqr vs the framework's native QR (below 1 = diffqr faster)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ medians, ratios, memory — is shared.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import statistics
 import sys
@@ -30,10 +31,12 @@ class Case:
 
     shape: tuple[int, ...]
     dtype: str
+    method: str = "householder"  # diffqr's forward; the native op is always the framework's QR
 
     @property
     def label(self) -> str:
-        return "×".join(str(s) for s in self.shape)
+        size = "×".join(str(s) for s in self.shape)
+        return size if self.method == "householder" else f"{size} {self.method}"
 
     @property
     def gemm_dims(self) -> tuple[int, int]:
@@ -48,8 +51,10 @@ class Case:
 
 LARGE = ((2000, 500), (1000, 1000), (500, 2000))
 TINY = ((10000, 3, 3), (1000, 16, 16))
-CASES = tuple(Case(s, d) for d in ("float64", "float32") for s in LARGE) + tuple(
-    Case(s, "float64") for s in TINY
+CASES = (
+    tuple(Case(s, d) for d in ("float64", "float32") for s in LARGE)
+    + tuple(Case(s, "float64") for s in TINY)
+    + (Case((20000, 100), "float64", method="cholesky"),)
 )
 
 
@@ -79,13 +84,6 @@ class Runner:
     has_autodiff: bool = True
     clock: Callable[[], float] = staticmethod(time.process_time)  # set by run_framework
 
-    def available(self) -> bool:
-        try:
-            importlib.import_module(self.module)
-        except ImportError:
-            return False
-        return True
-
     def setup(self, threads: int) -> None:
         """Thread count and any one-time configuration (float64, ...)."""
 
@@ -102,8 +100,8 @@ class Runner:
     def native_qr(self) -> QRFn | None:
         raise NotImplementedError
 
-    def diffqr_qr(self) -> QRFn:
-        return lambda a: tuple(diffqr.qr(a))
+    def diffqr_qr(self, method: str = "householder") -> QRFn:
+        return lambda a: tuple(diffqr.qr(a, method=method))
 
     def forward(self, fn: QRFn, a: Any) -> None:
         """One forward pass with autodiff off."""
@@ -161,17 +159,20 @@ class NumpyRunner(Runner):
 RUNNER_MODULES = ("torch", "jax", "tensorflow", "mxnet", "dask")
 
 
-def runners() -> list[Runner]:
-    """NumPy plus every framework whose bench module and framework import here."""
-    found: list[Runner] = [NumpyRunner()]
-    for name in RUNNER_MODULES:
-        try:
-            module = importlib.import_module(f"{__package__}.{name}")
-        except ImportError:
-            continue
-        if module.RUNNER.available():
-            found.append(module.RUNNER)
-    return found
+def available() -> list[str]:
+    """NumPy plus every framework with a bench module here and the framework installed (found,
+    not imported: each framework is imported only in its own benchmark process)."""
+    return ["numpy"] + [
+        name for name in RUNNER_MODULES
+        if importlib.util.find_spec(f"{__package__}.{name}") is not None
+        and importlib.util.find_spec(name) is not None
+    ]
+
+
+def runner_for(name: str) -> Runner:
+    if name == "numpy":
+        return NumpyRunner()
+    return importlib.import_module(f"{__package__}.{name}").RUNNER
 
 
 # ---------------------------------------------------------------------- the timing loop
@@ -203,7 +204,7 @@ def run_case(runner: Runner, case: Case, repeats: int, max_repeats: int,
     rng = np.random.default_rng(0)
     a_host = rng.standard_normal(case.shape).astype(case.dtype)
     a = runner.asarray(a_host)
-    ours, native = runner.diffqr_qr(), runner.native_qr()
+    ours, native = runner.diffqr_qr(case.method), runner.native_qr()
     q_host, r_host = np.linalg.qr(a_host)
     cotangents = [runner.asarray(rng.standard_normal(x.shape).astype(case.dtype))
                   for x in (q_host, r_host)]
@@ -309,7 +310,7 @@ class ProgressBar:
 def run_framework(name: str, *, quick: bool, threads: int, clock: str = "cpu",
                   cases: Sequence[Case] = CASES, progress: bool = True) -> dict[str, Any]:
     """Every case on one framework, as a JSON-able dict."""
-    runner = next(r for r in runners() if r.name == name)
+    runner = runner_for(name)
     runner.setup(threads)
     runner.clock = CLOCKS[clock]
     repeats, max_repeats = (3, 5) if quick else (7, 15)
