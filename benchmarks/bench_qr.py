@@ -6,12 +6,13 @@ usage: python benchmarks/bench_qr.py [--quick] [--framework NAME ...] [--threads
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 from diffqr._bench import main
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(os.path.relpath(Path(__file__).resolve().parent.parent / "docs"))
 
 if __name__ == "__main__":
     sys.exit(main(["--output", str(DOCS / "benchmarks.md"), "--plot", str(DOCS / "benchmarks.png"),

@@ -86,8 +86,9 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     metrics = (("fwd", "forward"), ("vjp", "VJP only"), ("fwd_bwd", "forward + backward"))
-    labels = [f"{r['label']}\n{r['dtype']}" for r in runs[0]["results"]] if runs else []
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8), sharey=True)
+    labels = [f"{r['label'].replace(' ', chr(10))}\n{r['dtype']}" for r in runs[0]["results"]
+              ] if runs else []
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5.5), sharey=True)
     width = 0.8 / max(len(runs), 1)
     for ax, (metric, title) in zip(axes, metrics, strict=True):
         for i, run in enumerate(runs):
@@ -95,13 +96,13 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
             if all(math.isnan(v) for v in values):
                 continue
             xs = [j + (i - (len(runs) - 1) / 2) * width for j in range(len(values))]
-            ax.bar(xs, values, width, label=run["framework"])
+            ax.bar(xs, values, width, label=run["framework"], color=f"C{i}")
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.set_title(title)
-        ax.set_xticks(range(len(labels)), labels, fontsize=7)
+        ax.set_xticks(range(len(labels)), labels, fontsize=7, rotation=45, ha="right")
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("time diffqr / time native")
-    axes[0].legend(loc="upper left")  # every framework has a forward ratio
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper right")  # all have a forward
     fig.suptitle("diffqr vs the framework's native QR (below 1 = diffqr faster)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
