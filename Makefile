@@ -37,7 +37,7 @@ test-mxnet: $(MXSTAMP)
 check: demo
 
 bench: $(STAMP)
-	$(BIN)/python -m diffqr bench
+	$(BIN)/python benchmarks/bench_qr.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -23,13 +23,15 @@ from ._validate import (
     check_rank,
     check_rhs,
     check_ridge_value,
+    resolve_method,
 )
 
 Array = Any
 
 
 def _factor(
-    A: Array, *, mode: str, pivoting: bool, rank: int | None, check_finite_: bool, argument: str
+    A: Array, *, mode: str, pivoting: bool, rank: int | None, check_finite_: bool, argument: str,
+    method: str = "householder",
 ) -> tuple[Array, Array, Array | None]:
     """Differentiable (pivoted, truncated) QR of ``A``: ``(Q, R, P or None)``."""
     xp = backend_for(**{argument: A})
@@ -39,13 +41,14 @@ def _factor(
         raise ValueError("mode='complete' has no truncated form; use rank=None or mode='reduced'")
     if not isinstance(pivoting, bool):
         raise TypeError(f"pivoting must be True or False; got {pivoting!r}")
+    method = resolve_method(xp, method, mode=mode, pivoting=pivoting, k=k, m=m, n=n)
     if check_finite_:
         check_finite(xp, argument, A)
     perm = None
     if pivoting:
         perm = xp.column_pivots(A, rank if rank is None else k)
         A = xp.take_columns(A, perm)
-    q, r = xp.apply(QR, (A,), {"mode": mode, "rank": k})
+    q, r = xp.apply(QR, (A,), {"mode": mode, "rank": k, "method": method})
     return q, r, perm
 
 
@@ -57,6 +60,7 @@ def qr(
     pivoting: bool = False,
     rank: int | None = None,
     check_finite: bool = True,
+    method: str = "householder",
 ) -> QRResult | PivotedQRResult | Array:
     """Differentiable QR decomposition ``A = Q R`` of a (batch of) matrices.
 
@@ -78,6 +82,14 @@ def qr(
         is a rank-revealing QR whose derivative is finite for any A of rank ≥ ``rank``.
     check_finite : bool
         Raise ``ValueError`` for NaN/Inf entries (eager evaluation only).
+    method : {"householder", "cholesky", "auto"}
+        How the forward pass factors ``A`` (the derivative rules are the same).
+        ``"householder"``: LAPACK, the same outputs as the framework's ``linalg.qr``.
+        ``"cholesky"``: shifted CholeskyQR2/3 for tall-skinny ``A`` (reduced mode, no pivoting or
+        rank), R with a positive diagonal; orthonormal to rounding up to ``κ(A)`` near ``1/eps``,
+        ``ValueError`` beyond (eager mode only).  ``"auto"``: ``"cholesky"`` for ``m >= 4 n``
+        where it applies and is the faster forward pass for the framework (NumPy), falling
+        back to Householder when it cannot vouch for its ``Q``; ``"householder"`` otherwise.
 
     Returns
     -------
@@ -94,7 +106,8 @@ def qr(
     A = as_numpy_if_plain(A)
     check_option("mode", mode, QR_MODES)
     q, r, perm = _factor(
-        A, mode=mode, pivoting=pivoting, rank=rank, check_finite_=check_finite, argument="A"
+        A, mode=mode, pivoting=pivoting, rank=rank, check_finite_=check_finite, argument="A",
+        method=method,
     )
     if mode == "r":
         return r if perm is None else (r, perm)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._backends.base import Backend
+from ._cholesky_qr import cholesky_qr
 from ._rules import lstsq as lstsq_rules
 from ._rules import qr as qr_rules
 
@@ -43,7 +44,17 @@ class Primitive:
     auxiliary: int = 0
 
 
-def _qr_forward(xp: Backend, a: Array, *, mode: str, rank: int) -> Arrays:
+def _qr_forward(xp: Backend, a: Array, *, mode: str, rank: int, method: str) -> Arrays:
+    if method != "householder":  # "cholesky" or "auto" (the API checked the shape and options)
+        factors = cholesky_qr(xp, a)
+        if factors is not None:
+            return factors
+        if method == "cholesky":
+            raise ValueError(
+                "method='cholesky' cannot factor A: it is numerically rank deficient (condition "
+                "number near 1/eps), or its values are not known here (jit/graph tracing). "
+                "Use method='householder' (or 'auto', which falls back to it)."
+            )
     q, r = xp.householder_qr(a, complete=mode == "complete")
     if rank < min(xp.shape(a)[-2:]):
         q, r = q[..., :, :rank], r[..., :rank, :]
@@ -60,7 +71,8 @@ def _qr_jvp(xp: Backend, inputs: Arrays, outputs: Arrays, tangents: Arrays, **_:
     return qr_rules.qr_jvp(xp, inputs[0], *outputs, tangents[0])
 
 
-QR = Primitive("qr", _qr_forward, _qr_vjp, _qr_jvp, num_inputs=1, option_names=("mode", "rank"))
+QR = Primitive("qr", _qr_forward, _qr_vjp, _qr_jvp, num_inputs=1,
+               option_names=("mode", "rank", "method"))
 
 
 # ---------------------------------------------------------------------- least squares

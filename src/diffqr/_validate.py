@@ -10,6 +10,8 @@ from ._backends.base import SUPPORTED_DTYPES, Backend
 
 QR_MODES = ("reduced", "complete", "r")
 LQ_MODES = ("reduced", "complete")
+QR_METHODS = ("householder", "cholesky", "auto")
+TALL_SKINNY = 4  # method="auto" takes CholeskyQR for m >= 4 n
 
 
 def check_option(name: str, value: Any, allowed: tuple[str, ...]) -> None:
@@ -95,3 +97,22 @@ def check_rhs(xp: Backend, a: Any, b: Any) -> bool:
             "broadcast against each other."
         ) from None
     return vector
+
+
+def resolve_method(
+    xp: Backend, method: Any, *, mode: str, pivoting: bool, k: int, m: int, n: int
+) -> str:
+    """Validate ``method``; ``"auto"`` stays ``"auto"`` (CholeskyQR with a Householder fallback)
+    only where CholeskyQR applies and pays off, and becomes ``"householder"`` elsewhere."""
+    check_option("method", method, QR_METHODS)
+    eligible = mode in ("reduced", "r") and not pivoting and k == n <= m
+    if method == "cholesky" and not eligible:
+        raise ValueError(
+            "method='cholesky' computes the reduced QR (mode='reduced' or 'r') of a tall or square "
+            f"matrix (m >= n) without pivoting or rank truncation; got shape (..., {m}, {n}), "
+            f"mode={mode!r}, pivoting={pivoting}, rank={k}. Use method='householder' or 'auto'."
+        )
+    if method == "auto":
+        tall_skinny = eligible and m >= TALL_SKINNY * n
+        return "auto" if tall_skinny and xp.cholesky_qr_is_faster else "householder"
+    return method

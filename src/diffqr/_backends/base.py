@@ -25,10 +25,18 @@ class Backend:
     """
 
     name: str = "?"
+    # qr(method="auto") takes CholeskyQR for tall-skinny input only where it is the faster
+    # forward pass (measured by `python -m diffqr bench`).
+    cholesky_qr_is_faster: bool = False
 
     # ------------------------------------------------------------------ vocabulary for the rules
     def matmul(self, a: Array, b: Array) -> Array:
         return a @ b
+
+    def addmm(self, c: Array, a: Array, b: Array, *, alpha: float = 1.0) -> Array:
+        """``c + alpha · (a @ b)``, one fused product where the framework has one (GEMM β = 1)."""
+        product = self.matmul(a, b)
+        return c + product if alpha == 1.0 else c + alpha * product
 
     def mH(self, a: Array) -> Array:
         """Conjugate transpose of the last two axes."""
@@ -44,6 +52,11 @@ class Backend:
         self, r: Array, b: Array, *, upper: bool, left: bool = True, adjoint: bool = False
     ) -> Array:
         """Solve ``op(r) x = b`` (``left``) or ``x op(r) = b``, ``op`` = identity or ``ᴴ``."""
+        raise NotImplementedError
+
+    def cholesky(self, a: Array) -> Array:
+        """Upper-triangular ``r`` with ``rᴴ r = a`` (Hermitian positive definite ``a``); NaN
+        entries where ``a`` is not numerically positive definite.  Not differentiated."""
         raise NotImplementedError
 
     def solve(self, a: Array, b: Array) -> Array:

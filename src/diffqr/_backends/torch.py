@@ -35,6 +35,13 @@ def _on_host(a: torch.Tensor, prepare=lambda t: t) -> np.ndarray | None:
 class TorchBackend(Backend):
     name = "torch"
 
+    def addmm(self, c, a, b, *, alpha=1.0):
+        if c.ndim == a.ndim == b.ndim == 2:
+            return torch.addmm(c, a, b, alpha=alpha)
+        if c.ndim == a.ndim == b.ndim == 3 and c.shape[0] == a.shape[0] == b.shape[0]:
+            return torch.baddbmm(c, a, b, alpha=alpha)
+        return torch.add(c, torch.matmul(a, b), alpha=alpha)
+
     def mH(self, a):
         return a.mH
 
@@ -47,7 +54,16 @@ class TorchBackend(Backend):
     def solve_triangular(self, r, b, *, upper, left=True, adjoint=False):
         if adjoint:
             r, upper = r.mH, not upper
+        if _many_tiny_systems(r, b):
+            if left:
+                return _substitute(r, b, upper=upper)
+            # x r = b  <=>  rᵀ xᵀ = bᵀ  (plain transposes: no conjugation involved)
+            return _substitute(r.mT, b.mT, upper=not upper).mT
         return torch.linalg.solve_triangular(r, b, upper=upper, left=left)
+
+    def cholesky(self, a):
+        r, info = torch.linalg.cholesky_ex(a, upper=True)
+        return torch.where((info == 0)[..., None, None], r, torch.nan)
 
     def solve(self, a, b):
         return torch.linalg.solve(a, b)
@@ -93,6 +109,28 @@ class TorchBackend(Backend):
 
 
 BACKEND = TorchBackend()
+
+# Below this size a batched LAPACK triangular solve is dominated by its per-matrix call overhead:
+# substitution, vectorized over the batch, is several times faster for 10⁴ systems of size 3.
+_TINY_SIZE = 4
+_MANY_SYSTEMS = 256
+
+
+def _many_tiny_systems(r: torch.Tensor, b: torch.Tensor) -> bool:
+    batch = b.shape[:-2]
+    return r.shape[-1] <= _TINY_SIZE and len(batch) > 0 and batch.numel() >= _MANY_SYSTEMS
+
+
+def _substitute(t: torch.Tensor, b: torch.Tensor, *, upper: bool) -> torch.Tensor:
+    """Solve ``t x = b`` for a tiny triangular ``t`` by forward/back substitution, row by row."""
+    k = t.shape[-1]
+    rows: list[torch.Tensor] = [b[..., 0, :]] * k
+    for i in range(k - 1, -1, -1) if upper else range(k):
+        acc = b[..., i, :]
+        for j in range(i + 1, k) if upper else range(i):
+            acc = acc - t[..., i, j, None] * rows[j]
+        rows[i] = acc / t[..., i, i, None]
+    return torch.stack(rows, dim=-2)
 
 
 # The pivot choice is a custom operator: opaque to torch.compile (no graph break), batched by

@@ -19,15 +19,16 @@ from .checks import check_invertible, check_triangular_pivots
 Array = Any
 
 
-def hermitian_from_lower(xp: Backend, m: Array) -> Array:
-    """``copyltu(M) = tril(M, -1) + tril(M, -1)ᴴ + Re diag(M)``.
+def hermitian_from_lower(xp: Backend, lower: Array) -> Array:
+    """``copyltu(M) = tril(M, -1) + tril(M, -1)ᴴ + Re diag(M)`` from ``lower = tril(M)``.
 
     Taking only the real part of the diagonal matters for complex input: the imaginary part of
     ``diag(M)`` belongs to the gauge (the phases of ``diag R``), not to ``A``.
     """
-    lower = xp.tril(m, -1)
-    diag = xp.tril(xp.triu(m))
-    return lower + xp.mH(lower) + 0.5 * (diag + xp.mH(diag))
+    h = xp.tril(lower, -1) + xp.mH(lower)  # conj(M_ii) on the diagonal
+    if xp.dtype_name(h).startswith("complex"):
+        h = 0.5 * (h + xp.mH(h))  # off the diagonal h is Hermitian already: only Re M_ii changes
+    return h
 
 
 def upper_from_skew(xp: Backend, c: Array) -> Array:
@@ -43,24 +44,61 @@ def _is_complete_deep(q: Array, r: Array, xp: Backend) -> bool:
     return kq == m and kr == m and n < m
 
 
+# Below this size the block split of _copyltu_m saves less than its extra operations cost.
+_SPLIT_MIN_SIZE = 64
+
+
+def _m_matrix(xp: Backend, q: Array, r1: Array, q_bar: Array | None, r1_bar: Array | None
+              ) -> Array:
+    """``M = R R̄ᴴ − Q̄ᴴ Q`` (one cotangent may be ``None``); also for blocks of the factors."""
+    if r1_bar is None:
+        return -xp.matmul(xp.mH(q_bar), q)
+    m = xp.matmul(r1, xp.mH(r1_bar))
+    return m if q_bar is None else xp.addmm(m, xp.mH(q_bar), q, alpha=-1.0)
+
+
+def _copyltu_m(xp: Backend, q: Array, r1: Array, q_bar: Array | None, r1_bar: Array | None
+               ) -> Array:
+    """``copyltu(M)`` for ``M = R R̄ᴴ − Q̄ᴴ Q``, computing only the blocks of ``M`` it reads.
+
+    With rows and columns split in halves, ``copyltu(M) = [[copyltu(M11), M21ᴴ], [M21,
+    copyltu(M22)]]``: the top-right block ``M12`` is never needed.  Skipping it saves a quarter
+    of the ``Q̄ᴴ Q`` product and, ``R`` being triangular (``R21 = 0``), half of ``R R̄ᴴ``.
+    """
+    k = xp.shape(q)[-1]
+    if k < _SPLIT_MIN_SIZE:
+        return hermitian_from_lower(xp, xp.tril(_m_matrix(xp, q, r1, q_bar, r1_bar)))
+    h = k // 2
+
+    def part(x: Array | None, columns: slice) -> Array | None:
+        return None if x is None else x[..., :, columns]
+
+    top, bottom = slice(0, h), slice(h, k)
+    # M11 = R11 R̄11ᴴ + R12 R̄12ᴴ − Q̄1ᴴ Q1 (R's top rows) and [M21 | M22] = R22 [R̄12 | R̄22]ᴴ − Q̄2ᴴ Q
+    m11 = _m_matrix(xp, q[..., :, top], r1[..., top, :], part(q_bar, top),
+                    None if r1_bar is None else r1_bar[..., top, :])
+    m2 = _m_matrix(xp, q, r1[..., bottom, bottom], part(q_bar, bottom), part(r1_bar, bottom))
+    m21 = m2[..., :, top]
+    return xp.concat([
+        xp.concat([hermitian_from_lower(xp, xp.tril(m11)), xp.mH(m21)], axis=-1),
+        xp.concat([m21, hermitian_from_lower(xp, xp.tril(m2[..., :, bottom]))], axis=-1),
+    ], axis=-2)
+
+
 def _square_vjp(
     xp: Backend, q: Array, r1: Array, q_bar: Array | None, r1_bar: Array | None
 ) -> Array:
     """The paper's rule for a full-rank square/deep block.
 
     ``M = R R̄ᴴ − Q̄ᴴ Q``,  ``Ā = (Q̄ + Q copyltu(M)) R⁻ᴴ``  (``R⁻ᴴ`` by a triangular solve).
+    Three products (two of them partial, see :func:`_copyltu_m`) and one solve, with at most
+    three ``m × k`` or ``k × k`` temporaries alive at once.
     """
-    m = None
-    if r1_bar is not None:
-        m = xp.matmul(r1, xp.mH(r1_bar))
-    if q_bar is not None:
-        qhq = xp.matmul(xp.mH(q_bar), q)
-        m = -qhq if m is None else m - qhq
-    if m is None:
+    if q_bar is None and r1_bar is None:
         return xp.zeros_like(q)
-    g = xp.matmul(q, hermitian_from_lower(xp, m))
-    if q_bar is not None:
-        g = g + q_bar
+    h = _copyltu_m(xp, q, r1, q_bar, r1_bar)
+    g = xp.matmul(q, h) if q_bar is None else xp.addmm(q_bar, q, h)
+    del h  # free it before the solve allocates its result
     return xp.solve_triangular(r1, g, upper=True, left=False, adjoint=True)
 
 
