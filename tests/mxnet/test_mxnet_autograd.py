@@ -27,11 +27,9 @@ def to_mx(x: np.ndarray, kind: str):
 
 
 def _rank_deficient(rng: np.random.Generator, shape, dtype: str) -> np.ndarray:
-    """Rank n − 1, its first two columns dependent: QR's derivative is undefined, a pivoted
-    truncated one is not.  (At an A of rank exactly k the order of the trailing pivots is set
-    by rounding and jumps under any perturbation, so finite differences need rank > k.)"""
-    a = random_matrix(rng, shape, dtype)
-    a[..., :, 1] = 2 * a[..., :, 0]
+    """Rank 3, its first two columns dependent: only a pivoted rank-3 QR is differentiable."""
+    a = random_matrix(rng, (shape[0], 3), dtype) @ random_matrix(rng, (3, shape[1]), dtype)
+    a[:, 1] = 2 * a[:, 0]
     return a
 
 
@@ -119,7 +117,7 @@ def _numpy_vjp(case: str, a: np.ndarray, cotangents) -> np.ndarray:
         options["rank"] = 3
     perm = None
     if "pivoted" in case:
-        perm = diffqr.qr(b, pivoting=True, mode="r")[1]
+        perm = diffqr.qr(b, pivoting=True, mode="r", rank=options.get("rank"))[1]
         b = np.take_along_axis(b, perm[..., None, :], -1)
     q, r = diffqr.qr(b, **options)
     q_bar, r_bar = (None, cots[0]) if "mode r" in case else cots

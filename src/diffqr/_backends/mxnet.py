@@ -95,8 +95,8 @@ class MXNetBackend(Backend):
         q, r = NUMPY.householder_qr(a.asnumpy(), complete=complete)
         return _from_host(q, a), _from_host(r, a)
 
-    def column_pivots(self, a):
-        return _from_host(householder_pivots(a.asnumpy()), a)
+    def column_pivots(self, a, rank):
+        return _from_host(householder_pivots(a.asnumpy(), rank), a)
 
     def take_columns(self, a, perm):
         # gather_nd with an index per output entry (batch indices, row, perm[..., col]).
