@@ -178,3 +178,16 @@ def test_rank_deficiency_in_backward_is_reported(rng, capsys):
         a.grad.asnumpy()
     printed = capsys.readouterr().out
     assert "RankDeficientError" in printed and "pivoting=True" in printed
+
+
+def test_second_derivative_is_refused_not_wrong(rng):
+    """MXNet records no Function's backward: differentiating a gradient raises, never returns a
+    gradient that silently treats the first one as a constant."""
+    a = mx.nd.array(random_matrix(rng, (5, 3)), dtype="float64")
+    a.attach_grad()
+    with mx.autograd.record():
+        r = diffqr.qr(a, mode="r")
+        (g,) = mx.autograd.grad((r * r).sum(), [a], create_graph=True, retain_graph=True)
+        second = (g * g).sum() + (a * a).sum()
+    with pytest.raises(mx.base.MXNetError, match="non-differentiable"):
+        second.backward()

@@ -4,16 +4,23 @@ Each primitive call becomes an ``mx.autograd.Function`` whose forward runs the p
 and whose backward runs its VJP, both on the host with diffqr's NumPy backend (``asnumpy`` in,
 ``mx.nd.array`` / ``mx.np.array`` out).  Why the host rather than MXNet kernels:
 
-* MXNet does not record a Function's backward (``create_graph=True`` yields a gradient with no
-  history), so rules run on MXNet arrays would buy no higher derivatives;
+* MXNet does not record a Function's backward (a second backward through a gradient taken with
+  ``create_graph=True`` raises MXNetError "non-differentiable"), so rules run on MXNet arrays
+  would buy no higher derivatives;
 * ``mx.nd.linalg`` has no QR (``gelqf`` needs ``m <= n``, no pivoting, no complete mode) and
   ``mx.np.linalg.qr`` is a fallback to official NumPy that raises under ``autograd.record()``;
-  on the CPU both sides call the same LAPACK, and one host round trip beats a dozen MXNet op
-  launches per call (benchmarks/bench_mxnet.py).
+  on the CPU both sides call LAPACK, and the backward measured faster on the host than as MXNet
+  ops at every size tried (benchmarks/bench_mxnet.py).
 
 The vocabulary below (for the explicit rules ``diffqr.qr_jvp`` & co. on MXNet arrays) uses MXNet's
 own recorded operations (``mx.np``, ``mx.nd.linalg.trsm``, ``mx.nd.gather_nd``), so those rules
-and ``take_columns`` are differentiable by ``mx.autograd``.  MXNet has no complex dtypes.
+and ``take_columns`` are differentiable by ``mx.autograd``.
+
+Limits: no complex dtypes in MXNet; no second derivatives (see above); no forward mode in MXNet
+(use ``diffqr.qr_jvp``/``lq_jvp``, which accept MXNet arrays); values must be concrete (no
+symbolic ``hybridize``).  An error in the backward pass, such as ``RankDeficientError``, is
+printed by MXNet and raised as ``MXNetError`` when the gradient is read: MXNet cannot pass a
+Python exception out of a Function's backward.
 """
 
 from __future__ import annotations
