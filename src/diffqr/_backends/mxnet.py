@@ -151,7 +151,7 @@ class _HostFunction(mx.autograd.Function):
         outputs = self.primitive.forward(NUMPY, *host, **self.options)
         self.host = host, outputs
         self.like = inputs[0]
-        return tuple(_from_host(np.ascontiguousarray(y), inputs[0]) for y in outputs)
+        return tuple(_from_host(y, inputs[0]) for y in outputs)
 
     def backward(self, *cotangents):
         inputs, outputs = self.host
@@ -159,6 +159,6 @@ class _HostFunction(mx.autograd.Function):
         grads = self.primitive.vjp(NUMPY, inputs, outputs, host, **self.options)
         like = _nd(self.like)  # MXNet wants legacy NDArrays back
         return tuple(
-            _from_host(np.zeros_like(x) if g is None else np.ascontiguousarray(g), like)
+            _from_host(np.zeros_like(x) if g is None else g, like)
             for g, x in zip(grads, inputs, strict=True)
         )
