@@ -94,7 +94,7 @@ def _product_vjp(xp, inputs, outputs, cotangents):
 
 
 PRODUCT = Primitive("product", lambda xp, a, b: (xp.matmul(a, b),), _product_vjp,
-                    lambda xp, inputs, outputs, tangents: ())
+                    lambda xp, inputs, outputs, tangents: (), num_inputs=2, option_names=())
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -121,7 +121,7 @@ def test_apply_passes_zero_for_a_none_cotangent(rng):
     a, b = mx.nd.array(random_matrix(rng, (3, 4)), dtype="float64"), None
     product_with_none = Primitive(
         "product_a", lambda xp, a: (a * 2,), lambda xp, inputs, outputs, cotangents: (None,),
-        lambda xp, inputs, outputs, tangents: ())
+        lambda xp, inputs, outputs, tangents: (), num_inputs=1, option_names=())
     a.attach_grad()
     with mx.autograd.record():
         (b,) = BACKEND.apply(product_with_none, (a,), {})
