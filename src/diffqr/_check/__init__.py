@@ -25,7 +25,7 @@ TOLERANCE = 1e-6
 
 @dataclass
 class Cell:
-    status: str  # diffqr: ok / FAILED / n/a;  native: ok / wrong / raises / absent
+    status: str  # diffqr: ok / FAILED / n/a;  native: ok / wrong / raises / absent / n/a
     error: float | None = None
     detail: str = ""
 
@@ -44,6 +44,8 @@ def measure(harness: Harness, cap: Capability, fn: Fn, *, explicit: bool, seed: 
         output_tangents = cap.explicit_jvp(inputs, outputs, tangents)
     else:
         input_cotangents = harness.vjp(fn, inputs, cotangents)
+        if not harness.forward_mode:
+            return adjoint_error(input_cotangents, tangents, cotangents, fd)
         output_tangents = harness.jvp(fn, inputs, tangents)
     return max(
         adjoint_error(input_cotangents, tangents, cotangents, fd),
@@ -51,15 +53,28 @@ def measure(harness: Harness, cap: Capability, fn: Fn, *, explicit: bool, seed: 
     )
 
 
+def _unsupported_dtype(harness: Harness, cap: Capability) -> Cell | None:
+    if cap.dtype in harness.dtypes:
+        return None
+    return Cell("n/a", None, f"{harness.name} has no {cap.dtype} dtype")
+
+
 def diffqr_cell(harness: Harness, cap: Capability) -> Cell:
+    unsupported = _unsupported_dtype(harness, cap)
+    if unsupported is not None:
+        return unsupported
     try:
         error = measure(harness, cap, cap.call, explicit=not harness.autodiff)
     except Exception as exc:  # a failing capability is a table cell, not a crash
         return Cell("FAILED", None, f"{type(exc).__name__}: {exc}"[:300])
-    return Cell("ok" if error <= TOLERANCE else "FAILED", error)
+    note = "" if harness.forward_mode or not harness.autodiff else "VJP only (no forward mode)"
+    return Cell("ok" if error <= TOLERANCE else "FAILED", error, note)
 
 
 def native_cell(harness: Harness, cap: Capability) -> Cell:
+    unsupported = _unsupported_dtype(harness, cap)
+    if unsupported is not None:
+        return unsupported
     fn = harness.native(cap.native) if cap.native and harness.autodiff else None
     if fn is None:
         return Cell("absent")
@@ -111,6 +126,7 @@ def render(results: dict[str, dict], color: bool) -> str:
              + "".join(f"{fw} (diffqr | native)".ljust(cell_width) for fw in frameworks)]
     lines.append("-" * len(lines[0]))
     details = []
+    notes: dict[str, None] = {}  # ordered set of per-framework remarks (n/a, VJP only)
     for cap in CAPABILITIES:
         line = cap.name.ljust(cap_width)
         for fw in frameworks:
@@ -123,14 +139,20 @@ def render(results: dict[str, dict], color: bool) -> str:
                      + _color(theirs, theirs, color) + " " * max(cell_width - len(plain), 1))
             if ours["status"] == "FAILED":
                 details.append(f"  {fw} / {cap.name}: {ours['detail']}")
+            elif ours["detail"]:
+                notes.setdefault(f"  {fw}: {ours['detail']}")
         lines.append(line.rstrip())
     failed = len(details)
-    total = len(CAPABILITIES) * len(frameworks)
+    skipped = sum(results[fw][cap.name]["diffqr"]["status"] == "n/a"
+                  for fw in frameworks for cap in CAPABILITIES)
+    total = len(CAPABILITIES) * len(frameworks) - skipped
     verdict = (f"all {total} diffqr cells ok on {', '.join(frameworks)}" if not failed
                else f"{failed} of {total} diffqr cells FAILED")
+    if skipped:
+        verdict += f" ({skipped} n/a: dtype absent from the framework)"
     lines += ["", "errors: worst relative error of VJP and JVP vs central differences "
               f"(float64/complex128, tolerance {TOLERANCE:g})."]
-    lines += details
+    lines += [*notes, *details]
     lines.append(_color(verdict, "FAILED" if failed else "ok", color))
     return "\n".join(lines)
 
@@ -147,6 +169,6 @@ def main(argv: list[str]) -> int:
     else:
         results = {h.name: _run_in_subprocess(h.name) for h in harnesses()}
     print(render(results, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ))
-    failed = any(cell["diffqr"]["status"] != "ok"
+    failed = any(cell["diffqr"]["status"] not in ("ok", "n/a")
                  for rows in results.values() for cell in rows.values())
     return 1 if failed else 0

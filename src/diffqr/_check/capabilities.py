@@ -122,7 +122,8 @@ def _lq_case(name: str, shape: tuple[int, ...], dtype: str = "float64", mode: st
         da = tangents[0] if p is None else np.take_along_axis(tangents[0], p[..., :, None], -2)
         return list(diffqr.lq_jvp(b, lf, q, da))
 
-    return Capability(name, (shape,), call, vjp, jvp, "lq_pivoted" if pivoting else "lq", dtype)
+    native = "lq_pivoted" if pivoting else ("lq" if mode == "reduced" else f"lq_{mode}")
+    return Capability(name, (shape,), call, vjp, jvp, native, dtype)
 
 
 # ---------------------------------------------------------------------- least squares

@@ -22,6 +22,8 @@ class Harness:
     name: str = "?"
     module: str = "?"  # the framework's import name: the column appears only if it imports
     autodiff: bool = True
+    forward_mode: bool = True  # False: no JVP to check, the VJP is measured alone
+    dtypes: tuple[str, ...] = ("float32", "float64", "complex64", "complex128")  # others: n/a
 
     def available(self) -> bool:
         try:
