@@ -155,7 +155,9 @@ class _HostFunction(mx.autograd.Function):
 
     def backward(self, *cotangents):
         inputs, outputs = self.host
-        host = tuple(c.asnumpy() for c in cotangents)
+        # The auxiliary outputs are not differentiable: their (zero) cotangents are dropped.
+        kept = len(cotangents) - self.primitive.auxiliary
+        host = tuple(c.asnumpy() for c in cotangents[:kept])
         grads = self.primitive.vjp(NUMPY, inputs, outputs, host, **self.options)
         like = _nd(self.like)  # MXNet wants legacy NDArrays back
         return tuple(
