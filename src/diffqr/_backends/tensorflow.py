@@ -1,15 +1,21 @@
-"""TensorFlow adapter: each primitive becomes a ``tf.custom_gradient`` running the shared rules.
+"""TensorFlow adapter: each primitive becomes one recorded op, differentiated by the shared rules.
 
-The rules run on TF tensors through the vocabulary below, so an enclosing ``GradientTape`` records
-them too (second order through nested tapes); ``tf.autodiff.ForwardAccumulator`` obtains the JVP
-by transposing that backward function, as it does for every op without a forward rule.
+The op is recorded the way ``tf.custom_gradient`` records its functions, with the primitive's JVP
+as the forward-mode rule as well: ``GradientTape`` and ``tf.gradients`` use the VJP,
+``tf.autodiff.ForwardAccumulator`` the JVP.  The rules run on TF tensors through the vocabulary
+below, so enclosing tapes and accumulators record them too (second order, forward-over-reverse).
 Everything works eagerly and inside ``tf.function``; the eager-only rank checks are skipped in
 graphs, where tensors have no values.
 """
 
 from __future__ import annotations
 
+import itertools
+
 import tensorflow as tf
+
+# The recording hook under tf.custom_gradient, which also takes a forward-mode rule.
+from tensorflow.python.eager.record import could_possibly_record, record_operation, stop_recording
 
 from .base import Backend
 from .numpy import householder_pivots
@@ -69,7 +75,8 @@ class TensorFlowBackend(Backend):
         if len(shape) >= 2 and None in shape[-2:]:
             raise ValueError(
                 f"diffqr needs the matrix dimensions (m, n) statically; got shape {a.shape}. "
-                "Give tf.function an input_signature with concrete m and n (batch axes may be None)."
+                "Give tf.function an input_signature with concrete m and n (batch axes may stay "
+                "None)."
             )
         return shape
 
@@ -87,10 +94,11 @@ class TensorFlowBackend(Backend):
     def householder_qr(self, a, *, complete):
         return tf.linalg.qr(a, full_matrices=complete)
 
-    def column_pivots(self, a):
+    def column_pivots(self, a, rank):
         a = tf.stop_gradient(tf.convert_to_tensor(a))
         # A host callback keeps the pivot choice (LAPACK geqp3) usable inside tf.function.
-        perm = tf.numpy_function(householder_pivots, [a], tf.int64, stateful=False)
+        perm = tf.numpy_function(lambda host: householder_pivots(host, rank), [a], tf.int64,
+                                 stateful=False)
         perm.set_shape(a.shape[:-2] + a.shape[-1:])
         return perm
 
@@ -99,28 +107,50 @@ class TensorFlowBackend(Backend):
         return tf.gather(a, perm, axis=-1, batch_dims=len(a.shape) - 2)
 
     def apply(self, primitive, inputs, options):
-        inputs = tuple(tf.convert_to_tensor(x) for x in inputs)
-        outputs = primitive.forward(self, *(tf.stop_gradient(x) for x in inputs), **options)
+        inputs = tuple(tf.convert_to_tensor(x) for x in inputs)  # reads variables on the tape
+        with stop_recording():
+            outputs = primitive.forward(self, *inputs, **options)
         return _connect(primitive, inputs, tuple(outputs), options)
 
 
 BACKEND = TensorFlowBackend()
 
+_OVERRIDE_IDS = itertools.count()
+
 
 def _connect(primitive, inputs: tuple, outputs: tuple, options: dict) -> tuple:
-    """``outputs`` (already computed) tied to ``inputs`` by the primitive's VJP rule.
+    """``outputs`` (values already computed) tied to ``inputs`` by the primitive's VJP and JVP.
 
-    The backward function uses the outputs through a fresh ``_connect``: an enclosing tape then
-    differentiates the rule through the primitive's own derivative again (second and higher
-    order), without recomputing the decomposition.
+    This is what ``tf.custom_gradient`` does, plus a forward-mode rule: through
+    ``tf.custom_gradient``, ``ForwardAccumulator`` transposes the backward function eagerly but
+    inside ``tf.function`` silently returns zero tangents (it sees only the identity op that
+    ``custom_gradient`` inserts).  The rules use the outputs through a fresh ``_connect`` whenever
+    a tape or accumulator is active, so those differentiate the rules again (higher order)
+    without recomputing the decomposition.
     """
+    count = len(outputs)
 
-    def op(*xs):
-        def backward(*cotangents):
-            ys = _connect(primitive, xs, outputs, options)
-            return primitive.vjp(BACKEND, xs, ys, cotangents, **options)
+    def tied_outputs():
+        return _connect(primitive, inputs, outputs, options) if could_possibly_record() else outputs
 
-        return outputs, backward
+    def backward(*cotangents):
+        return primitive.vjp(BACKEND, inputs, tied_outputs(), cotangents[:count], **options)
 
-    op.__name__ = f"diffqr_{primitive.name}"  # the op's name on the tape
-    return tf.custom_gradient(op)(*inputs)
+    def forward(*tangents):
+        return primitive.jvp(BACKEND, inputs, tied_outputs(), tangents, **options)
+
+    name = f"diffqr_{primitive.name}"
+    with stop_recording():
+        if tf.executing_eagerly():
+            tied = [tf.identity(y) for y in outputs]
+        else:
+            # Symbolic tf.gradients follows graph edges: route them from the outputs to the
+            # inputs through an IdentityN whose gradient is the primitive's VJP.
+            override = f"{name}_{next(_OVERRIDE_IDS)}"
+            tf.RegisterGradient(override)(
+                lambda _, *cotangents: [None] * count + list(backward(*cotangents))
+            )
+            with tf.compat.v1.get_default_graph().gradient_override_map({"IdentityN": override}):
+                tied = tf.identity_n([*outputs, *inputs])[:count]
+    record_operation(name, tied, list(inputs), backward, forward)
+    return tuple(tied)
