@@ -132,7 +132,7 @@ def test_agrees_with_numpy_explicit_rules(rng, name):
 
 
 def gradient(f, a, weights):
-    """∇ of ℓ(A) = Σ Re <W, Y>² / 2 ... a smooth nonlinear loss of the outputs (not linear)."""
+    """∇ℓ for ℓ(A) = Σ_Y Σ (Re W̄ ∘ Y)²: a smooth loss, nonlinear in the outputs."""
     with tf.GradientTape() as tape:
         tape.watch(a)
         ys = f(a)
@@ -141,47 +141,52 @@ def gradient(f, a, weights):
     return tape.gradient(loss, a)
 
 
+class GradientCase:
+    """A case's input, loss weights and direction ``dA``, with ∇ℓ's central difference along it."""
+
+    def __init__(self, name, rng):
+        self.a = case_input(name, rng)
+        self.f = outputs_of(name)
+        self.weights = [tf.constant(random_matrix(rng, y.shape, self.a.dtype))
+                        for y in HARNESS.call(self.f, [self.a])]
+        self.da = random_matrix(rng, self.a.shape, self.a.dtype)
+        self.fd = central_difference(
+            lambda x: [gradient(self.f, tf.constant(x), self.weights).numpy()], [self.a], [self.da]
+        )[0]
+        self.tolerance = tolerance(name, self.a)
+
+    def gradient(self, a):
+        return gradient(self.f, a, self.weights)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_second_order_nested_tapes(rng, name):
     """Hessian-vector product by a tape around the gradient's tape, against FD of the gradient."""
-    a_np = case_input(name, rng)
-    f = outputs_of(name)
-    weights = [tf.constant(random_matrix(rng, y.shape, a_np.dtype))
-               for y in HARNESS.call(f, [a_np])]
-    v = random_matrix(rng, a_np.shape, a_np.dtype)
-    da = random_matrix(rng, a_np.shape, a_np.dtype)
-    a = tf.constant(a_np)
+    case = GradientCase(name, rng)
+    v = random_matrix(rng, case.a.shape, case.a.dtype)
+    a = tf.constant(case.a)
     with tf.GradientTape() as outer:
         outer.watch(a)
-        g = gradient(f, a, weights)
-        s = tf.reduce_sum(tf.math.real(tf.math.conj(tf.constant(v)) * g))
+        s = tf.reduce_sum(tf.math.real(tf.math.conj(tf.constant(v)) * case.gradient(a)))
     hv = outer.gradient(s, a).numpy()
-    fd = central_difference(lambda x: [gradient(f, tf.constant(x), weights).numpy()], [a_np],
-                            [da])[0]
-    # <H v, da> = d/dt <v, ∇ℓ(A + t da)>  (the Hessian is symmetric)
-    scale = np.linalg.norm(v) * np.linalg.norm(fd)
-    assert abs(inner(hv, da) - inner(v, fd)) < tolerance(name, a_np) * scale
+    # <H v, dA> = d/dt <v, ∇ℓ(A + t dA)>  (the Hessian is symmetric)
+    scale = np.linalg.norm(v) * np.linalg.norm(case.fd)
+    assert abs(inner(hv, case.da) - inner(v, case.fd)) < case.tolerance * scale
 
 
 @pytest.mark.parametrize("name", ["qr wide complex", "qr complete deep", "lq pivoted deep"])
 def test_forward_over_reverse_in_tf_function(rng, name):
     """ForwardAccumulator around a GradientTape, compiled: the HVP again, by another route."""
-    a_np = case_input(name, rng)
-    f = outputs_of(name)
-    weights = [tf.constant(random_matrix(rng, y.shape, a_np.dtype))
-               for y in HARNESS.call(f, [a_np])]
-    da = random_matrix(rng, a_np.shape, a_np.dtype)
+    case = GradientCase(name, rng)
 
     @tf.function(autograph=False)
     def hvp(a, da):
         with tf.autodiff.ForwardAccumulator(a, da) as acc:
-            g = gradient(f, a, weights)
+            g = case.gradient(a)
         return acc.jvp(g)
 
-    got = hvp(tf.constant(a_np), tf.constant(da)).numpy()
-    fd = central_difference(lambda x: [gradient(f, tf.constant(x), weights).numpy()], [a_np],
-                            [da])
-    assert relative_error([got], fd) < tolerance(name, a_np)
+    got = hvp(tf.constant(case.a), tf.constant(case.da)).numpy()
+    assert relative_error([got], [case.fd]) < case.tolerance
 
 
 @pytest.mark.parametrize("name", ["qr deep", "qr wide", "qr deep complex", "lq deep"])
