@@ -3,7 +3,7 @@
 VJP-only time = median(forward + backward) − median(forward), measured for both in one process with
 interleaved repeats (so both see the same machine load), eagerly and inside tf.function.
 
-usage: python benchmarks/bench_tensorflow.py [--repeats N] [--shapes 2000x500 1000x1000 ...]
+usage: python benchmarks/bench_tensorflow.py [--repeats N] [--threads N] [--shapes 2000x500 ...]
 """
 
 from __future__ import annotations
@@ -87,9 +87,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--shapes", nargs="+", default=["2000x500", "1000x1000", "500x2000"])
+    parser.add_argument("--threads", type=int, default=0,
+                        help="intra-op threads (0: TensorFlow's default, all cores)")
     args = parser.parse_args()
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     rng = np.random.default_rng(0)
-    print(f"tensorflow {tf.__version__}, float64, {args.repeats} interleaved repeats, medians")
+    print(f"tensorflow {tf.__version__}, float64, {args.repeats} interleaved repeats, medians, "
+          f"intra-op threads {args.threads or 'default'}")
     print(f"{'shape':>10} {'mode':>6} {'diffqr VJP':>11} {'native VJP':>11} {'ratio':>6}")
     for shape in args.shapes:
         m, n = (int(s) for s in shape.split("x"))

@@ -5,7 +5,8 @@ as the forward-mode rule as well: ``GradientTape`` and ``tf.gradients`` use the 
 ``tf.autodiff.ForwardAccumulator`` the JVP.  The rules run on TF tensors through the vocabulary
 below, so enclosing tapes and accumulators record them too (second order, forward-over-reverse).
 Everything works eagerly and inside ``tf.function``; the eager-only rank checks are skipped in
-graphs, where tensors have no values.
+graphs, where tensors have no values.  The pivot choice is a host callback (``tf.numpy_function``),
+so pivoting is unavailable under ``jit_compile=True``; the rest compiles with XLA.
 """
 
 from __future__ import annotations
