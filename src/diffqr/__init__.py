@@ -26,3 +26,11 @@ __all__ = [
     "qr_jvp",
     "qr_vjp",
 ]
+
+# Inside tf.function, AutoGraph would rewrite every diffqr function it reaches into graph code, at
+# a cost of seconds per first trace, for nothing: diffqr never branches on tensor values.  This
+# attribute (what tf.autograph.experimental.do_not_convert sets) makes it call them as they are.
+for _name in __all__:
+    if callable(globals()[_name]) and not isinstance(globals()[_name], type):
+        globals()[_name].autograph_info__ = None
+del _name

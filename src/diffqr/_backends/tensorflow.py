@@ -1,0 +1,157 @@
+"""TensorFlow adapter: each primitive becomes one recorded op, differentiated by the shared rules.
+
+The op is recorded the way ``tf.custom_gradient`` records its functions, with the primitive's JVP
+as the forward-mode rule as well: ``GradientTape`` and ``tf.gradients`` use the VJP,
+``tf.autodiff.ForwardAccumulator`` the JVP.  The rules run on TF tensors through the vocabulary
+below, so enclosing tapes and accumulators record them too (second order, forward-over-reverse).
+Everything works eagerly and inside ``tf.function``; the eager-only rank checks are skipped in
+graphs, where tensors have no values.  The pivot choice is a host callback (``tf.numpy_function``),
+so pivoting is unavailable under ``jit_compile=True``; the rest compiles with XLA.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import tensorflow as tf
+
+# The recording hook under tf.custom_gradient, which also takes a forward-mode rule.
+from tensorflow.python.eager.record import could_possibly_record, record_operation, stop_recording
+
+from .base import Backend
+from .numpy import householder_pivots
+
+
+def _values_known(a) -> bool:
+    """True when ``a`` holds concrete values (eager execution, not a graph/symbolic tensor)."""
+    return tf.executing_eagerly() and hasattr(a, "numpy")
+
+
+class TensorFlowBackend(Backend):
+    name = "tensorflow"
+
+    def matmul(self, a, b):
+        return tf.linalg.matmul(a, b)
+
+    def mH(self, a):
+        return tf.linalg.adjoint(a)
+
+    def tril(self, a, k=0):
+        # band_part keeps a band around the diagonal; strictly-lower parts are a − (the rest).
+        if k >= 0:
+            return tf.linalg.band_part(a, -1, k)
+        return a - tf.linalg.band_part(a, -k - 1, -1)
+
+    def triu(self, a, k=0):
+        if k <= 0:
+            return tf.linalg.band_part(a, -k, -1)
+        return a - tf.linalg.band_part(a, -1, k - 1)
+
+    def solve_triangular(self, r, b, *, upper, left=True, adjoint=False):
+        if left:
+            return tf.linalg.triangular_solve(r, b, lower=not upper, adjoint=adjoint)
+        # x op(r) = b  <=>  op(r)ᴴ xᴴ = bᴴ
+        return tf.linalg.adjoint(
+            tf.linalg.triangular_solve(r, tf.linalg.adjoint(b), lower=not upper,
+                                       adjoint=not adjoint)
+        )
+
+    def solve(self, a, b):
+        return tf.linalg.solve(a, b)
+
+    def concat(self, arrays, axis):
+        return tf.concat(arrays, axis=axis)
+
+    def zeros_like(self, a):
+        return tf.zeros_like(a)
+
+    def eye_like(self, a, n):
+        return tf.eye(n, dtype=a.dtype)
+
+    def real(self, a):
+        return tf.math.real(a)
+
+    def shape(self, a):
+        shape = tuple(a.shape)
+        if len(shape) >= 2 and None in shape[-2:]:
+            raise ValueError(
+                f"diffqr needs the matrix dimensions (m, n) statically; got shape {a.shape}. "
+                "Give tf.function an input_signature with concrete m and n (batch axes may stay "
+                "None)."
+            )
+        return shape
+
+    def to_host(self, a):
+        return a.numpy() if _values_known(a) else None
+
+    def abs_diagonal_on_host(self, a):
+        if not _values_known(a):
+            return None
+        return tf.abs(tf.linalg.diag_part(a)).numpy()
+
+    def dtype_name(self, a):
+        return a.dtype.name
+
+    def householder_qr(self, a, *, complete):
+        return tf.linalg.qr(a, full_matrices=complete)
+
+    def column_pivots(self, a, rank):
+        a = tf.stop_gradient(tf.convert_to_tensor(a))
+        # A host callback keeps the pivot choice (LAPACK geqp3) usable inside tf.function.
+        perm = tf.numpy_function(lambda host: householder_pivots(host, rank), [a], tf.int64,
+                                 stateful=False)
+        perm.set_shape(a.shape[:-2] + a.shape[-1:])
+        return perm
+
+    def take_columns(self, a, perm):
+        a = tf.convert_to_tensor(a)
+        return tf.gather(a, perm, axis=-1, batch_dims=len(a.shape) - 2)
+
+    def apply(self, primitive, inputs, options):
+        inputs = tuple(tf.convert_to_tensor(x) for x in inputs)  # reads variables on the tape
+        with stop_recording():
+            outputs = primitive.forward(self, *inputs, **options)
+        return _connect(primitive, inputs, tuple(outputs), options)
+
+
+BACKEND = TensorFlowBackend()
+
+_OVERRIDE_IDS = itertools.count()
+
+
+def _connect(primitive, inputs: tuple, outputs: tuple, options: dict) -> tuple:
+    """``outputs`` (values already computed) tied to ``inputs`` by the primitive's VJP and JVP.
+
+    This is what ``tf.custom_gradient`` does, plus a forward-mode rule: through
+    ``tf.custom_gradient``, ``ForwardAccumulator`` transposes the backward function eagerly but
+    inside ``tf.function`` silently returns zero tangents (it sees only the identity op that
+    ``custom_gradient`` inserts).  The rules use the outputs through a fresh ``_connect`` whenever
+    a tape or accumulator is active, so those differentiate the rules again (higher order)
+    without recomputing the decomposition.
+    """
+    count = len(outputs)
+
+    def tied_outputs():
+        return _connect(primitive, inputs, outputs, options) if could_possibly_record() else outputs
+
+    def backward(*cotangents):
+        return primitive.vjp(BACKEND, inputs, tied_outputs(), cotangents[:count], **options)
+
+    def forward(*tangents):
+        return primitive.jvp(BACKEND, inputs, tied_outputs(), tangents, **options)
+
+    name = f"diffqr_{primitive.name}"
+    with stop_recording():
+        if tf.executing_eagerly():
+            tied = [tf.identity(y) for y in outputs]
+        else:
+            # Symbolic tf.gradients follows graph edges: route them from the outputs to the
+            # inputs through an IdentityN whose gradient is the primitive's VJP.
+            override = f"{name}_{next(_OVERRIDE_IDS)}"
+            tf.RegisterGradient(override)(
+                lambda _, *cotangents: [None] * count + list(backward(*cotangents))
+            )
+            with tf.compat.v1.get_default_graph().gradient_override_map({"IdentityN": override}):
+                tied = tf.identity_n([*outputs, *inputs])[:count]
+    record_operation(name, tied, list(inputs), backward, forward)
+    return tuple(tied)
