@@ -62,7 +62,7 @@ def _qr_case(name: str, shape: tuple[int, ...], dtype: str = "float64", mode: st
     def scatter(a_perm_bar, a):
         if not pivoting:
             return a_perm_bar
-        p = diffqr.qr(a, pivoting=True, mode="r")[1]
+        p = diffqr.qr(a, pivoting=True, rank=rank, mode="r")[1]
         out = np.empty_like(a_perm_bar)
         np.put_along_axis(out, p[..., None, :], a_perm_bar, -1)
         return out
@@ -77,7 +77,7 @@ def _qr_case(name: str, shape: tuple[int, ...], dtype: str = "float64", mode: st
         a, da = inputs[0], tangents[0]
         b, q, r = factors(a)
         if pivoting:
-            p = diffqr.qr(a, pivoting=True, mode="r")[1]
+            p = diffqr.qr(a, pivoting=True, rank=rank, mode="r")[1]
             da = np.take_along_axis(da, p[..., None, :], -1)
         dq, dr = diffqr.qr_jvp(b, q, r, da)
         return [dr] if mode == "r" else [dq, dr]
