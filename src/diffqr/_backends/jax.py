@@ -2,13 +2,13 @@
 
 Reverse mode comes from JAX transposing that rule (it is linear in the tangents and built from
 transposable operations), so ``grad``, ``jvp``, ``vjp``, ``jit``, ``vmap`` and higher orders all
-work, and the complex cotangent convention is JAX's own.  The primitive's outputs inside its JVP rule
-are computed by the ``custom_jvp`` function itself, so differentiating the rule again uses the rule.
+work, and the complex cotangent convention is JAX's own.  Inside the JVP rule the outputs come from
+the ``custom_jvp`` function itself, so differentiating the rule again uses the rule.
 
 Rank deficiency: eager ``grad``/``jvp`` raise :class:`diffqr.RankDeficientError` (the checks read
-concrete values).  Under ``jit``, ``vmap`` or higher-order tracing the values are unknown, the checks
-are skipped, and a derivative through a singular triangular block is non-finite (``inf``/``nan``)
-or, for a nearly singular one, meaninglessly large.
+concrete values).  Under ``jit``, ``vmap`` or higher-order tracing the values are unknown, the
+checks are skipped, and a derivative through a singular triangular block is non-finite
+(``inf``/``nan``) or, for a nearly singular one, meaninglessly large.
 
 Pivots are ``int64`` when ``jax_enable_x64`` is on, else ``int32`` (JAX's widest integer then).
 """
@@ -25,7 +25,7 @@ from .numpy import take_columns
 
 
 def _broadcast_batches(a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Give ``a`` and ``b`` the same leading batch axes (``triangular_solve`` does not broadcast)."""
+    """``a`` and ``b`` with common leading batch axes (``triangular_solve`` does not broadcast)."""
     batch = jnp.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     return jnp.broadcast_to(a, batch + a.shape[-2:]), jnp.broadcast_to(b, batch + b.shape[-2:])
 
@@ -77,7 +77,7 @@ class JaxBackend(Backend):
     def householder_qr(self, a, *, complete):
         return jnp.linalg.qr(a, mode="complete" if complete else "reduced")
 
-    def column_pivots(self, a):
+    def column_pivots(self, a, rank):
         # LAPACK geqp3 (batched, jit- and vmap-able); only the permutation is kept, and
         # stop_gradient makes it a constant for every transformation.
         a = lax.stop_gradient(a)
@@ -85,6 +85,9 @@ class JaxBackend(Backend):
             perm = jnp.broadcast_to(jnp.arange(a.shape[-1]), (*a.shape[:-2], a.shape[-1]))
         else:
             perm = lax.linalg.qr(a, pivoting=True, full_matrices=False)[2]
+        if rank is not None:
+            # As householder_pivots: trailing pivots sorted, so P is locally constant in A.
+            perm = jnp.concatenate([perm[..., :rank], jnp.sort(perm[..., rank:], axis=-1)], -1)
         return perm.astype(jax.dtypes.canonicalize_dtype(np.int64))
 
     def take_columns(self, a, perm):
