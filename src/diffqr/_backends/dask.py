@@ -69,8 +69,8 @@ def _r_kernel(a: np.ndarray) -> np.ndarray:
 def householder_signs(top: np.ndarray, m: int) -> np.ndarray:
     """Signs ``S`` with ``Q S`` = LAPACK's ``Q`` when ``Q`` and LAPACK's differ by signs only.
 
-    ``top`` is the leading ``k × k`` block of ``Q`` (``m × k``, orthonormal columns).  Householder QR
-    of ``Q`` is LU elimination of ``Q − [S; 0]`` with ``S_jj = −sign(Re pivot)`` (Ballard et al.,
+    ``top`` is the leading ``k × k`` block of ``Q`` (``m × k``, orthonormal columns).  Householder
+    QR of ``Q`` is LU elimination of ``Q − [S; 0]`` with ``S_jj = −sign(Re pivot)`` (Ballard et al.,
     2015, "Reconstructing Householder vectors from tall-skinny QR"); the pivots need only the top
     block.  LAPACK skips the reflection (``S_jj = sign(pivot)``) for a real pivot when the rest of
     the column is zero: always in the last row of a square matrix, and where the pivot has unit
@@ -91,7 +91,7 @@ def householder_signs(top: np.ndarray, m: int) -> np.ndarray:
 
 
 def _lapack_gauge(top: np.ndarray, r: np.ndarray, m: int) -> np.ndarray:
-    """Diagonal ``D`` (unit modulus) with ``(Q D, Dᴴ R)`` LAPACK's factors, from ``Q[:k]`` and ``R``."""
+    """Unit-modulus ``D`` with ``(Q D, Dᴴ R)`` LAPACK's factors, from ``Q[:k]`` and ``R``."""
     diagonal = np.diagonal(r).copy()
     modulus = np.abs(diagonal)
     phase = np.where(modulus > 0, diagonal / np.where(modulus > 0, modulus, 1), 1)
