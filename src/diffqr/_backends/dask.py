@@ -13,6 +13,7 @@ split into row chunks along the long axis ``m``; the small ``k × k`` factors li
 - Column pivots of a tall matrix are LAPACK ``geqp3``'s on the small ``R`` of ``A`` (a tree of
   ``R``-only QRs over the row chunks): ``A`` and ``R`` have the same Gram matrix, so ``geqp3``
   makes the same choices.  Wide and batched pivots run ``geqp3`` on each whole matrix.
+- Least squares (``qr_r`` of ``[A | B]``) uses the same ``R``-only tree: no ``Q`` at all.
 - Batched input, complete mode and anything in a single chunk: LAPACK on each whole matrix.
 - Rules: ``(k × m) @ (m × k)`` products are dask's tree reductions over the row chunks;
   ``(m × k) @ (k × k)`` products and triangular solves with the small ``R`` run row block by row
@@ -156,7 +157,8 @@ def _wide_qr(a: da.Array) -> tuple[da.Array, da.Array]:
 
 
 def _tall_r(a: da.Array) -> da.Array:
-    """The ``R`` of a tall matrix (up to row signs): a tree of ``R``-only QRs over row chunks."""
+    """``R`` of a tall matrix (rows' signs not LAPACK's): a tree of ``R``-only QRs over row
+    chunks, ``_TREE_WIDTH`` blocks per node; no ``Q`` is formed."""
     n = a.shape[-1]
     r = _whole(a, -1)
     while True:
@@ -239,6 +241,12 @@ class DaskBackend(Backend):
         if a.numblocks[0] == 1:
             return _per_matrix_qr(a, complete)
         return _tall_qr(a)
+
+    def qr_r(self, a):
+        # Least squares needs only R: the R-only tree, no Q and no gauge (rows' signs are free).
+        if a.shape[-2] >= a.shape[-1] and _several_row_chunks(a):
+            return _tall_r(a)
+        return self.householder_qr(a, complete=False)[1]
 
     def column_pivots(self, a, rank):
         m, n = a.shape[-2:]

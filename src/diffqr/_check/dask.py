@@ -1,6 +1,6 @@
 """Dask harness: no autodiff, so the explicit rules run on dask arrays and are computed at the end.
 
-The test matrices are cut into chunks of 3 along both matrix axes (1 along batch axes): tall
+The test arrays are cut into chunks of 3 along the matrix axes (1 along batch axes): tall
 matrices take the TSQR path, wide ones the column-chunked path, and every rule runs across chunks.
 """
 
@@ -26,7 +26,8 @@ class DaskHarness(Harness):
 
     def asarray(self, x):
         x = np.array(x)
-        return da.from_array(x, chunks=(1,) * (x.ndim - 2) + (CHUNK, CHUNK))
+        return da.from_array(x, chunks=tuple(1 if axis < x.ndim - 2 else CHUNK
+                                             for axis in range(x.ndim)))
 
     def to_numpy(self, x):
         return np.asarray(x.compute())
