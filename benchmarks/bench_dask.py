@@ -16,9 +16,11 @@ Quick run: python benchmarks/bench_dask.py --rows 2000000 --sample-rows 200000
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 
 import dask
 import dask.array as da
@@ -83,6 +85,14 @@ def dask_inputs(rows: int, cols: int, chunk_rows: int, seed: int):
     return a, q_bar, r_bar
 
 
+@contextlib.contextmanager
+def _cluster(args: argparse.Namespace) -> Iterator[Client]:
+    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                      memory_limit=args.memory_limit, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        yield client
+
+
 def run(args: argparse.Namespace) -> dict:
     result: dict = {"rows": args.rows, "cols": args.cols, "chunk_rows": args.chunk_rows,
                     "workers": args.workers, "memory_limit": args.memory_limit,
@@ -93,17 +103,15 @@ def run(args: argparse.Namespace) -> dict:
         result["numpy_ns_per_row"] = result["numpy_seconds"] / args.sample_rows * 1e9
         print(f"numpy  {args.sample_rows:>11,} rows: {result['numpy_seconds']:8.1f} s "
               f"({result['numpy_ns_per_row']:.0f} ns/row)", flush=True)
-    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                      memory_limit=args.memory_limit, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
-        a, q_bar, r_bar = dask_inputs(args.rows, args.cols, args.chunk_rows, args.seed)
-
-        # The inputs alone: what generating 2 m × n random matrices costs on the workers.
+    # The inputs alone: what generating 2 m × n random matrices costs on the workers.
+    with _cluster(args):
+        a, q_bar, _ = dask_inputs(args.rows, args.cols, args.chunk_rows, args.seed)
         start = time.perf_counter()
         dask.compute(da.linalg.norm(a, axis=0), da.linalg.norm(q_bar, axis=0))
         result["generate_seconds"] = time.perf_counter() - start
-        client.restart()  # fresh processes: the peak memory below is that of QR + VJP alone
 
+    # QR + VJP on fresh worker processes, so that their peak memory is that of this pass alone.
+    with _cluster(args) as client:
         a, q_bar, r_bar = dask_inputs(args.rows, args.cols, args.chunk_rows, args.seed)
         q, r = diffqr.qr(a)
         a_bar = diffqr.qr_vjp(a, q, r, q_bar, r_bar)
