@@ -164,7 +164,8 @@ def _scaled_product_jvp(xp, inputs, outputs, tangents, *, conjugate):
 
 
 # No vjp: JAX transposes the JVP rule.
-SCALED_PRODUCT = Primitive("scaled_product", _scaled_product_forward, None, _scaled_product_jvp)
+SCALED_PRODUCT = Primitive("scaled_product", _scaled_product_forward, None, _scaled_product_jvp,
+                           num_inputs=3, option_names=("conjugate",))
 
 
 @pytest.mark.parametrize("conjugate", [False, True])
