@@ -417,6 +417,16 @@ class Fuzz(FrameworkTests):
                             for c, t in zip(cots, fd, strict=True))
             assert abs(left - right) <= rounding + 1e-8 * (kappa * completion) ** 2 * magnitude
 
+    @pytest.mark.parametrize("shape", [(0, 3), (3, 0), (0, 0), (0, 4, 3), (2, 0, 3), (2, 3, 0)])
+    @pytest.mark.parametrize("call", [Call("qr"), Call("qr", "complete"), Call("qr", "r"),
+                                      Call("qr", pivoting=True), Call("lq"),
+                                      Call("lq", "complete"), Call("lq", pivoting=True)], ids=str)
+    def test_empty(self, shape, call):
+        """0-size matrices and empty batches: forward and both derivatives."""
+        case = Case(call, shape, "complex128")
+        self.check_call(case)
+        self.check_gradient(case)
+
     @given(case=cases(valid=False))
     @fuzz_settings(DEFAULT_EXAMPLES)
     def test_factorization(self, case):
