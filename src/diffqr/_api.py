@@ -17,12 +17,15 @@ from ._rules import qr as qr_rules
 from ._validate import (
     LQ_MODES,
     QR_MODES,
+    check_factors,
     check_finite,
+    check_flag,
     check_matrix,
     check_option,
     check_rank,
     check_rhs,
     check_ridge_value,
+    check_shaped_like,
     resolve_method,
 )
 
@@ -39,8 +42,8 @@ def _factor(
     k = check_rank(rank, m, n)
     if rank is not None and mode == "complete":
         raise ValueError("mode='complete' has no truncated form; use rank=None or mode='reduced'")
-    if not isinstance(pivoting, bool):
-        raise TypeError(f"pivoting must be True or False; got {pivoting!r}")
+    check_flag("pivoting", pivoting)
+    check_flag("check_finite", check_finite_)
     method = resolve_method(xp, method, mode=mode, pivoting=pivoting, k=k, m=m, n=n)
     if check_finite_:
         check_finite(xp, argument, A)
@@ -189,21 +192,24 @@ def qr_vjp(A: Array, Q: Array, R: Array, Q_bar: Array | None, R_bar: Array | Non
         ``Ā`` in the same convention.
     """
     xp, a = _rule_backend(A=A, Q=Q, R=R, Q_bar=Q_bar, R_bar=R_bar)
-    check_matrix(xp, "A", a["A"])
+    check_factors(xp, a, "Q", "R", complete_axis=-2)  # complete deep QR: Q m × m
+    check_shaped_like(xp, a, {"Q_bar": "Q", "R_bar": "R"})
     return qr_rules.qr_vjp(xp, a["A"], a["Q"], a["R"], a["Q_bar"], a["R_bar"])
 
 
 def qr_jvp(A: Array, Q: Array, R: Array, dA: Array, /) -> tuple[Array, Array]:
     """Forward-mode rule of QR: ``(dQ, dR)`` from the tangent ``dA`` (shapes as in ``qr_vjp``)."""
     xp, a = _rule_backend(A=A, Q=Q, R=R, dA=dA)
-    check_matrix(xp, "A", a["A"])
+    check_factors(xp, a, "Q", "R", complete_axis=-2)  # complete deep QR: Q m × m
+    check_shaped_like(xp, a, {"dA": "A"})
     return qr_rules.qr_jvp(xp, a["A"], a["Q"], a["R"], a["dA"])
 
 
 def lq_vjp(A: Array, L: Array, Q: Array, L_bar: Array | None, Q_bar: Array | None, /) -> Array:
     """Reverse-mode rule of LQ ``A = L Q``: ``Ā = qr_vjp(Aᴴ, Qᴴ, Lᴴ, Q̄ᴴ, L̄ᴴ)ᴴ``."""
     xp, a = _rule_backend(A=A, L=L, Q=Q, L_bar=L_bar, Q_bar=Q_bar)
-    check_matrix(xp, "A", a["A"])
+    check_factors(xp, a, "L", "Q", complete_axis=-1)  # complete wide LQ: Q n × n
+    check_shaped_like(xp, a, {"L_bar": "L", "Q_bar": "Q"})
     h = _conj_transpose_or_none(xp)
     return xp.mH(
         qr_rules.qr_vjp(xp, h(a["A"]), h(a["Q"]), h(a["L"]), h(a["Q_bar"]), h(a["L_bar"]))
@@ -213,7 +219,8 @@ def lq_vjp(A: Array, L: Array, Q: Array, L_bar: Array | None, Q_bar: Array | Non
 def lq_jvp(A: Array, L: Array, Q: Array, dA: Array, /) -> tuple[Array, Array]:
     """Forward-mode rule of LQ: ``(dL, dQ)`` from ``dA``."""
     xp, a = _rule_backend(A=A, L=L, Q=Q, dA=dA)
-    check_matrix(xp, "A", a["A"])
+    check_factors(xp, a, "L", "Q", complete_axis=-1)  # complete wide LQ: Q n × n
+    check_shaped_like(xp, a, {"dA": "A"})
     dq, dr = qr_rules.qr_jvp(xp, xp.mH(a["A"]), xp.mH(a["Q"]), xp.mH(a["L"]), xp.mH(a["dA"]))
     return xp.mH(dr), xp.mH(dq)
 

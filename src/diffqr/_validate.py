@@ -20,8 +20,15 @@ def check_option(name: str, value: Any, allowed: tuple[str, ...]) -> None:
         raise ValueError(f"{name} must be one of {choices}; got {value!r}")
 
 
+def check_flag(name: str, value: Any) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}")
+
+
 def check_matrix(xp: Backend, name: str, a: Any) -> tuple[int, int]:
     """``a`` is a (batch of) matrices of a supported dtype; returns ``(m, n)``."""
+    if a is None:
+        raise TypeError(f"{name} must be an array of shape (..., m, n); got None")
     shape = xp.shape(a)
     if len(shape) < 2:
         raise ValueError(
@@ -116,3 +123,43 @@ def resolve_method(
         tall_skinny = eligible and m >= TALL_SKINNY * n
         return "auto" if tall_skinny and xp.cholesky_qr_is_faster else "householder"
     return method
+
+
+def check_factors(
+    xp: Backend, arrays: dict[str, Any], left: str, right: str, *, complete_axis: int
+) -> None:
+    """``arrays[left]`` (..., m, k) and ``arrays[right]`` (..., k, n) can factor ``arrays["A"]``.
+
+    ``k <= min(m, n)``, or ``k == A.shape[complete_axis]`` for complete-mode factors (m for QR,
+    n for LQ).  Without this check a
+    mis-shaped factor could broadcast silently into a wrong result.
+    """
+    shape = xp.shape(arrays["A"])
+    m, n = check_matrix(xp, "A", arrays["A"])
+    check_matrix(xp, left, arrays[left])
+    check_matrix(xp, right, arrays[right])
+    left_shape, right_shape = xp.shape(arrays[left]), xp.shape(arrays[right])
+    k = left_shape[-1]
+    if (
+        left_shape[:-1] != shape[:-1]
+        or right_shape != (*shape[:-2], k, n)
+        or not (k <= min(m, n) or k == shape[complete_axis])
+    ):
+        raise ValueError(
+            f"{left} and {right} must be factors of A, shaped (..., m, k) and (..., k, n) with "
+            f"k <= min(m, n) (or complete-mode factors), for A of shape {shape}; got {left} "
+            f"{left_shape} and {right} {right_shape}. Pass the factors diffqr returned for A."
+        )
+
+
+def check_shaped_like(xp: Backend, arrays: dict[str, Any], pairs: dict[str, str]) -> None:
+    """Each given ``arrays[name]`` (cotangent or tangent) has the shape of ``arrays[like]``."""
+    for name, like in pairs.items():
+        if arrays[name] is None:
+            continue
+        check_matrix(xp, name, arrays[name])
+        if xp.shape(arrays[name]) != xp.shape(arrays[like]):
+            raise ValueError(
+                f"{name} must have the shape of {like}, {xp.shape(arrays[like])}; got "
+                f"{xp.shape(arrays[name])} (batch dimensions are not broadcast)"
+            )

@@ -47,10 +47,13 @@ def backend_for(**arrays: Any) -> Backend:
             "framework before calling diffqr"
         )
     kind = kinds.pop() if kinds else "numpy"
-    # Already-imported adapters come from sys.modules: torch.compile cannot trace import_module.
-    adapter = sys.modules.get(f"{__name__}.{kind}")
-    if adapter is None:
-        adapter = importlib.import_module(f"{__name__}.{kind}")
+    if kind == "torch":
+        # torch.compile traces an import statement (even the first one), not import_module.
+        from . import torch as adapter
+    else:
+        adapter = sys.modules.get(f"{__name__}.{kind}") or importlib.import_module(
+            f"{__name__}.{kind}"
+        )
     return adapter.BACKEND
 
 

@@ -28,7 +28,8 @@ def householder_pivots(a: np.ndarray, rank: int | None = None) -> np.ndarray:
     LAPACK orders them by rounding noise, and sorting keeps ``P`` locally constant in ``A``.
     """
     n = a.shape[-1]
-    flat = a.reshape((-1, *a.shape[-2:]))
+    # An explicit batch size: reshape cannot infer -1 when a dimension is 0.
+    flat = a.reshape((int(np.prod(a.shape[:-2])), *a.shape[-2:]))
     perms = np.empty((flat.shape[0], n), dtype=np.int64)
     for i, matrix in enumerate(flat):
         if matrix.size:

@@ -104,7 +104,11 @@ class TorchBackend(Backend):
     def apply(self, primitive, inputs, options):
         # Dynamo cannot trace a Function with a custom jvp, so compiled code gets the variant
         # without forward mode (reverse mode, the common case, compiles without graph breaks).
-        function = _FUNCTIONS[primitive.name][not torch.compiler.is_compiling()]
+        compiling = torch.compiler.is_compiling()
+        if compiling and not (torch.is_grad_enabled() and any(x.requires_grad for x in inputs)):
+            # Nothing to differentiate, and dynamo would call forward with a ctx argument.
+            return primitive.forward(self, *inputs, **options)
+        function = _FUNCTIONS[primitive.name][not compiling]
         return function.apply(*inputs, *(options[name] for name in primitive.option_names))
 
 
