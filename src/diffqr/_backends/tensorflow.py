@@ -130,15 +130,18 @@ def _connect(primitive, inputs: tuple, outputs: tuple, options: dict) -> tuple:
     without recomputing the decomposition.
     """
     count = len(outputs)
+    differentiable = count - primitive.auxiliary  # trailing auxiliary outputs get no cotangent
 
     def tied_outputs():
         return _connect(primitive, inputs, outputs, options) if could_possibly_record() else outputs
 
     def backward(*cotangents):
-        return primitive.vjp(BACKEND, inputs, tied_outputs(), cotangents[:count], **options)
+        return primitive.vjp(BACKEND, inputs, tied_outputs(), cotangents[:differentiable],
+                             **options)
 
     def forward(*tangents):
-        return primitive.jvp(BACKEND, inputs, tied_outputs(), tangents, **options)
+        output_tangents = primitive.jvp(BACKEND, inputs, tied_outputs(), tangents, **options)
+        return (*output_tangents, *(tf.zeros_like(y) for y in outputs[differentiable:]))
 
     name = f"diffqr_{primitive.name}"
     with stop_recording():
