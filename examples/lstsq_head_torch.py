@@ -26,7 +26,7 @@ features = torch.nn.Sequential(torch.nn.Linear(2, 32), torch.nn.Tanh(), torch.nn
 log_ridge = torch.nn.Parameter(torch.tensor(0.0))
 optimizer = torch.optim.Adam([*features.parameters(), log_ridge], lr=2e-2)
 
-for step in range(201):
+for step in range(151):
     support, query = torch.randn(64, 2), torch.randn(64, 2)
     weights = diffqr.lstsq(features(support), target(support), ridge=log_ridge.exp())  # (16, 1)
     loss = torch.mean((features(query) @ weights - target(query)) ** 2)
