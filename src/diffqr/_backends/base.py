@@ -38,6 +38,10 @@ class Backend:
         product = self.matmul(a, b)
         return c + product if alpha == 1.0 else c + alpha * product
 
+    def real_times(self, s: Array, a: Array) -> Array:
+        """``s · a`` for a real ``s`` and a possibly complex ``a`` (TensorFlow does not promote)."""
+        return s * a
+
     def mH(self, a: Array) -> Array:
         """Conjugate transpose of the last two axes."""
         raise NotImplementedError

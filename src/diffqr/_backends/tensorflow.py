@@ -29,9 +29,15 @@ def _values_known(a) -> bool:
 
 class TensorFlowBackend(Backend):
     name = "tensorflow"
+    # TF 2.21 on 2 cores: CholeskyQR2 1.8× faster than tf.linalg.qr on 20000 × 100, 1.4× on
+    # 8000 × 200, even on 2000 × 500.
+    cholesky_qr_is_faster = True
 
     def matmul(self, a, b):
         return tf.linalg.matmul(a, b)
+
+    def real_times(self, s, a):
+        return tf.cast(s, a.dtype) * a
 
     def mH(self, a):
         return tf.linalg.adjoint(a)
@@ -56,11 +62,19 @@ class TensorFlowBackend(Backend):
                                        adjoint=not adjoint)
         )
 
+    def cholesky(self, a):
+        # For a matrix that is not positive definite TF's kernel leaves NaN in the factor and
+        # junk in the triangle it does not write: keep the upper triangle of the transpose only.
+        return tf.linalg.band_part(tf.linalg.adjoint(tf.linalg.cholesky(a)), 0, -1)
+
     def solve(self, a, b):
         return tf.linalg.solve(a, b)
 
     def concat(self, arrays, axis):
         return tf.concat(arrays, axis=axis)
+
+    def sum(self, a, axis):
+        return tf.reduce_sum(a, axis=axis)
 
     def zeros_like(self, a):
         return tf.zeros_like(a)
@@ -127,26 +141,25 @@ def _connect(primitive, inputs: tuple, outputs: tuple, options: dict) -> tuple:
     inside ``tf.function`` silently returns zero tangents (it sees only the identity op that
     ``custom_gradient`` inserts).  The rules use the outputs through a fresh ``_connect`` whenever
     a tape or accumulator is active, so those differentiate the rules again (higher order)
-    without recomputing the decomposition.
+    without recomputing the decomposition.  The primitive's auxiliary outputs stay untied:
+    constants to every tape and accumulator.
     """
-    count = len(outputs)
-    differentiable = count - primitive.auxiliary  # trailing auxiliary outputs get no cotangent
+    count = len(outputs) - primitive.auxiliary
+    auxiliary = outputs[count:]
 
     def tied_outputs():
         return _connect(primitive, inputs, outputs, options) if could_possibly_record() else outputs
 
     def backward(*cotangents):
-        return primitive.vjp(BACKEND, inputs, tied_outputs(), cotangents[:differentiable],
-                             **options)
+        return primitive.vjp(BACKEND, inputs, tied_outputs(), cotangents[:count], **options)
 
     def forward(*tangents):
-        output_tangents = primitive.jvp(BACKEND, inputs, tied_outputs(), tangents, **options)
-        return (*output_tangents, *(tf.zeros_like(y) for y in outputs[differentiable:]))
+        return primitive.jvp(BACKEND, inputs, tied_outputs(), tangents, **options)
 
     name = f"diffqr_{primitive.name}"
     with stop_recording():
         if tf.executing_eagerly():
-            tied = [tf.identity(y) for y in outputs]
+            tied = [tf.identity(y) for y in outputs[:count]]
         else:
             # Symbolic tf.gradients follows graph edges: route them from the outputs to the
             # inputs through an IdentityN whose gradient is the primitive's VJP.
@@ -155,6 +168,6 @@ def _connect(primitive, inputs: tuple, outputs: tuple, options: dict) -> tuple:
                 lambda _, *cotangents: [None] * count + list(backward(*cotangents))
             )
             with tf.compat.v1.get_default_graph().gradient_override_map({"IdentityN": override}):
-                tied = tf.identity_n([*outputs, *inputs])[:count]
+                tied = tf.identity_n([*outputs[:count], *inputs])[:count]
     record_operation(name, tied, list(inputs), backward, forward)
-    return tuple(tied)
+    return (*tied, *auxiliary)

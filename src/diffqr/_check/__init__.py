@@ -40,8 +40,8 @@ def measure(harness: Harness, cap: Capability, fn: Fn, *, explicit: bool, seed: 
     tangents = [random_matrix(rng, x.shape, cap.dtype) for x in inputs]
     fd = central_difference(lambda *xs: harness.call(fn, xs), inputs, tangents)
     if explicit:
-        input_cotangents = cap.explicit_vjp(inputs, outputs, cotangents)
-        output_tangents = cap.explicit_jvp(inputs, outputs, tangents)
+        input_cotangents = harness.explicit(cap.explicit_vjp, inputs, outputs, cotangents)
+        output_tangents = harness.explicit(cap.explicit_jvp, inputs, outputs, tangents)
     else:
         input_cotangents = harness.vjp(fn, inputs, cotangents)
         if not harness.forward_mode:

@@ -15,6 +15,7 @@ import numpy as np
 
 import diffqr
 
+from .._backends import backend_for
 from .._verify import random_matrix
 
 Arrays = Sequence[Any]
@@ -37,6 +38,24 @@ class Capability:
         if self.make_inputs is not None:
             return self.make_inputs(rng, self)
         return [random_matrix(rng, shape, self.dtype) for shape in self.shapes]
+
+
+# The explicit rules run on the harness's arrays (NumPy, Dask): permute through diffqr's adapter.
+
+
+def _take_columns(a: Any, perm: Any) -> Any:
+    """``a[..., :, perm]`` for any framework's arrays."""
+    return backend_for(a=a).take_columns(a, perm)
+
+
+def _take_rows(a: Any, perm: Any) -> Any:
+    xp = backend_for(a=a)
+    return xp.mH(xp.take_columns(xp.mH(a), perm))
+
+
+def _inverse(perm: Any) -> np.ndarray:
+    """The inverse permutation, on the host (pivots are small and held constant)."""
+    return np.argsort(np.asarray(perm), axis=-1)
 
 
 # ---------------------------------------------------------------------- QR
@@ -64,17 +83,14 @@ def _qr_case(name: str, shape: tuple[int, ...], dtype: str = "float64", mode: st
         q_bar, r_bar = (None, cotangents[0]) if mode == "r" else cotangents
         if p is None:
             return [diffqr.qr_vjp(a, q, r, q_bar, r_bar)]
-        b_bar = diffqr.qr_vjp(np.take_along_axis(a, p[..., None, :], -1), q, r, q_bar, r_bar)
-        a_bar = np.empty_like(b_bar)
-        np.put_along_axis(a_bar, p[..., None, :], b_bar, -1)
-        return [a_bar]
+        b_bar = diffqr.qr_vjp(_take_columns(a, p), q, r, q_bar, r_bar)
+        return [_take_columns(b_bar, _inverse(p))]
 
     def jvp(inputs, _outputs, tangents):
         a, da = inputs[0], tangents[0]
         q, r, p = factors(a)
         if p is not None:
-            a = np.take_along_axis(a, p[..., None, :], -1)
-            da = np.take_along_axis(da, p[..., None, :], -1)
+            a, da = _take_columns(a, p), _take_columns(da, p)
         dq, dr = diffqr.qr_jvp(a, q, r, da)
         return [dr] if mode == "r" else [dq, dr]
 
@@ -104,22 +120,18 @@ def _lq_case(name: str, shape: tuple[int, ...], dtype: str = "float64", mode: st
     def factors(a):
         if pivoting:
             lf, q, p = diffqr.lq(a, pivoting=True, mode=mode)
-            return np.take_along_axis(a, p[..., :, None], -2), lf, q, p
+            return _take_rows(a, p), lf, q, p
         lf, q = diffqr.lq(a, mode=mode)
         return a, lf, q, None
 
     def vjp(inputs, _outputs, cotangents):
         b, lf, q, p = factors(inputs[0])
         b_bar = diffqr.lq_vjp(b, lf, q, *cotangents)
-        if p is None:
-            return [b_bar]
-        out = np.empty_like(b_bar)
-        np.put_along_axis(out, p[..., :, None], b_bar, -2)
-        return [out]
+        return [b_bar if p is None else _take_rows(b_bar, _inverse(p))]
 
     def jvp(inputs, _outputs, tangents):
         b, lf, q, p = factors(inputs[0])
-        da = tangents[0] if p is None else np.take_along_axis(tangents[0], p[..., :, None], -2)
+        da = tangents[0] if p is None else _take_rows(tangents[0], p)
         return list(diffqr.lq_jvp(b, lf, q, da))
 
     native = "lq_pivoted" if pivoting else ("lq" if mode == "reduced" else f"lq_{mode}")

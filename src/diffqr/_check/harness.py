@@ -45,6 +45,12 @@ class Harness:
         """``fn`` on the framework's arrays, outputs back as NumPy."""
         return [self.to_numpy(y) for y in fn(*[self.asarray(x) for x in inputs])]
 
+    def explicit(self, rule: Callable[..., Sequence[Any]], *groups: Sequence[np.ndarray | None]
+                 ) -> list[np.ndarray | None]:
+        """A capability's explicit rule evaluated on this framework's arrays, results as NumPy."""
+        arrays = [[None if x is None else self.asarray(x) for x in group] for group in groups]
+        return [None if y is None else self.to_numpy(y) for y in rule(*arrays)]
+
     def vjp(self, fn: Fn, inputs: Sequence[np.ndarray], cotangents: Sequence[np.ndarray]
             ) -> list[np.ndarray]:
         """Input cotangents ``∂ℓ/∂Re x + i ∂ℓ/∂Im x`` for ``ℓ = Σ Re <cotangent, output>``."""

@@ -49,10 +49,17 @@ class TensorFlowHarness(Harness):
             "qr_reduced": lambda a: list(tf.linalg.qr(a)),
             "qr_complete": lambda a: list(tf.linalg.qr(a, full_matrices=True)),
             "qr_r": lambda a: [tf.linalg.qr(a)[1]],
-            # The exact (fast=False) solver; TF's default Cholesky path solves the normal
-            # equations.  Neither exact path has a gradient in TF.
-            "lstsq": lambda a, b: [tf.linalg.lstsq(a, b, fast=False)],
+            # The exact solver (fast=False, no gradient in TF); the default fast=True solves the
+            # normal equations, squaring the condition number.
+            "lstsq": _native_lstsq,
         }.get(key)
+
+
+def _native_lstsq(a, b):
+    """``tf.linalg.lstsq`` takes matrix right-hand sides only: a vector goes in as a column."""
+    vector = len(b.shape) == len(a.shape) - 1
+    x = tf.linalg.lstsq(a, b[..., None] if vector else b, fast=False)
+    return [x[..., 0] if vector else x]
 
 
 HARNESS = TensorFlowHarness()

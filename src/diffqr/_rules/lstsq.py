@@ -37,7 +37,7 @@ Solve = Callable[[Array, Array | None, Array], Array]
 
 def _scaled_identity(xp: Backend, like: Array, n: int, lam: Array) -> Array:
     """``√λ I`` (..., n, n), batched like ``lam`` (..., 1, 1)."""
-    return xp.eye_like(like, n) * lam**0.5
+    return xp.real_times(lam**0.5, xp.eye_like(like, n))
 
 
 def solve_forward(xp: Backend, a: Array, lam: Array | None, b: Array, *, dual: bool
@@ -123,7 +123,7 @@ def gram_solve_jvp(xp: Backend, solve: Solve, m: Array, lam: Array | None, z: Ar
         rhs = _sub(rhs, xp.matmul(xp.mH(dm), xp.matmul(m, z)) + xp.matmul(xp.mH(m),
                                                                          xp.matmul(dm, z)))
     if dlam is not None:
-        rhs = _sub(rhs, dlam * z)
+        rhs = _sub(rhs, xp.real_times(dlam, z))
     return xp.zeros_like(z) if rhs is None else solve(m, lam, rhs)
 
 
@@ -149,7 +149,7 @@ def lstsq_jvp(xp: Backend, solve: Solve, a: Array, lam: Array | None, b: Array, 
         dah_y = _times(xp, _conj_transpose(xp, da), y)
         rhs = _sub(_sub(db, _times(xp, da, x)), _times(xp, a, dah_y))
         if dlam is not None:
-            rhs = _sub(rhs, dlam * y)
+            rhs = _sub(rhs, xp.real_times(dlam, y))
         dx = None if rhs is None else xp.matmul(ah, solve(ah, lam, rhs))
         dx = _add(dx, dah_y)
     else:
@@ -157,7 +157,7 @@ def lstsq_jvp(xp: Backend, solve: Solve, a: Array, lam: Array | None, b: Array, 
         if da is not None:
             rhs = _add(rhs, xp.matmul(xp.mH(da), b - xp.matmul(a, x)))
         if dlam is not None:
-            rhs = _sub(rhs, dlam * x)
+            rhs = _sub(rhs, xp.real_times(dlam, x))
         dx = None if rhs is None else solve(a, lam, rhs)
     return xp.zeros_like(x) if dx is None else dx
 
