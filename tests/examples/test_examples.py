@@ -14,7 +14,9 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SCRIPTS = sorted(EXAMPLES.glob("*.py"))
 # The framework an example needs; without it the example is skipped, not failed.
 FRAMEWORK = {"lstsq_head_torch.py": "torch", "tf_lstsq_layer.py": "tensorflow",
-             "mps_canonical_jax.py": "jax"}
+             "mps_canonical_jax.py": "jax", "dask_tall_regression.py": "distributed"}
+# Smaller than the example's defaults, to keep the test group short.
+ARGUMENTS = {"dask_tall_regression.py": ["--rows", "100000", "--chunk-rows", "20000"]}
 
 
 def test_examples_exist():
@@ -29,7 +31,7 @@ def test_example_runs(script: Path):
     src = str(Path(__file__).resolve().parents[2] / "src")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get(
         "PYTHONPATH")]))}
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, str(script), *ARGUMENTS.get(script.name, [])], capture_output=True, text=True,
                           timeout=300, env=env, check=False)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert proc.stdout.strip(), "an example prints its result"
