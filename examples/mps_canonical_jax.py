@@ -1,4 +1,4 @@
-"""Canonical forms of a complex matrix product state (MPS) by QR and LQ sweeps in JAX, with gradients.
+"""Canonical forms of a complex matrix product state by QR and LQ sweeps in JAX, with gradients.
 
 A random complex MPS of ``N`` sites (physical dimension 2, bond dimension ``D``) is brought to
 left-canonical form by a QR sweep (each site tensor, reshaped to (D·2) × D, is factored and R is

@@ -31,7 +31,8 @@ def test_example_runs(script: Path):
     src = str(Path(__file__).resolve().parents[2] / "src")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get(
         "PYTHONPATH")]))}
-    proc = subprocess.run([sys.executable, str(script), *ARGUMENTS.get(script.name, [])], capture_output=True, text=True,
-                          timeout=300, env=env, check=False)
+    command = [sys.executable, str(script), *ARGUMENTS.get(script.name, [])]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env,
+                          check=False)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert proc.stdout.strip(), "an example prints its result"
