@@ -42,5 +42,11 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
+## docs: docs/capabilities.md from `python -m diffqr check --json`, then the site (site/)
+docs: $(STAMP) requirements/docs.txt
+	$(BIN)/python -m pip install $(PIP_QUIET) -r requirements/docs.txt
+	$(BIN)/python docs/gen_capabilities.py
+	$(BIN)/python -m mkdocs build --strict
+
 clean:
 	rm -rf $(VENV) $(MXVENV) .pytest_cache .ruff_cache
