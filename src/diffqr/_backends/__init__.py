@@ -28,7 +28,8 @@ _ADAPTERS: tuple[tuple[str, Callable[[Any, Any], bool], str], ...] = (
 def _adapter_name(x: Any) -> str:
     for framework, matches, adapter in _ADAPTERS:
         module = sys.modules.get(framework)
-        if module is not None and matches(x, module):
+        # Skip namespace packages that merely share a framework's name (no __file__).
+        if getattr(module, "__file__", None) is not None and matches(x, module):
             return adapter
     return "numpy"
 

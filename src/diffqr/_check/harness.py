@@ -27,10 +27,12 @@ class Harness:
 
     def available(self) -> bool:
         try:
-            importlib.import_module(self.module)
+            module = importlib.import_module(self.module)
         except ImportError:
             return False
-        return True
+        # A folder of that name on sys.path (e.g. tests/mxnet) imports as an empty namespace
+        # package; only a real framework has a __file__.
+        return getattr(module, "__file__", None) is not None
 
     def setup(self) -> None:
         """One-time framework configuration (e.g. enabling float64)."""
