@@ -1,4 +1,4 @@
-"""diffqr on jax.Array: outputs, jit, vmap, single precision, rank deficiency, the generic hook."""
+"""diffqr on jax.Array: outputs, vmap, single precision, rank deficiency."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ import numpy as np
 import pytest
 
 import diffqr
-from diffqr._backends.jax import _FUNCTIONS, BACKEND
-from diffqr._primitives import Primitive
-from diffqr._verify import adjoint_error, central_difference, random_matrix, relative_error
+from diffqr._verify import random_matrix, relative_error
 
 F32_EPS = float(np.finfo(np.float32).eps)
 
@@ -147,43 +145,3 @@ def test_singular_block_under_jit_is_non_finite(rng):
         jax.grad(loss)(jnp.asarray(a))
     g = jax.jit(jax.grad(loss))(jnp.asarray(a))
     assert not np.all(np.isfinite(g))
-
-
-# ---------------------------------------------------------------------- the generic hook
-
-
-def _scaled_product_forward(xp, a, b, s, *, conjugate):
-    return (xp.matmul(xp.mH(a) if conjugate else a, b) * s,)
-
-
-def _scaled_product_jvp(xp, inputs, outputs, tangents, *, conjugate):
-    a, b, s = inputs
-    da, db, ds = tangents
-    op = xp.mH if conjugate else (lambda x: x)
-    return (xp.matmul(op(da), b) * s + xp.matmul(op(a), db) * s + outputs[0] / s * ds,)
-
-
-# No vjp: JAX transposes the JVP rule.
-SCALED_PRODUCT = Primitive("scaled_product", _scaled_product_forward, None, _scaled_product_jvp,
-                           num_inputs=3, option_names=("conjugate",))
-
-
-@pytest.mark.parametrize("conjugate", [False, True])
-def test_apply_takes_several_inputs_and_static_options(rng, conjugate):
-    """Any Primitive with several inputs (here two matrices and a 0-d scale) and a static option
-    becomes one cached custom_jvp; reverse mode is JAX's transpose of the JVP rule."""
-    shape_a = (2, 5, 3) if conjugate else (2, 3, 5)
-    inputs = [random_matrix(rng, shape_a), random_matrix(rng, (2, 5, 4)), np.asarray(1.7)]
-
-    def f(a, b, s):
-        return BACKEND.apply(SCALED_PRODUCT, (a, b, s), {"conjugate": conjugate})
-
-    (y,) = f(*map(jnp.asarray, inputs))
-    y_bar = random_matrix(rng, y.shape)
-    tangents = [random_matrix(rng, x.shape) for x in inputs]
-    fd = central_difference(lambda *xs: [np.asarray(f(*map(jnp.asarray, xs))[0])], inputs,
-                            tangents)
-    grads = jax.grad(lambda *xs: jnp.sum(y_bar * f(*xs)[0]), argnums=(0, 1, 2))(
-        *map(jnp.asarray, inputs))
-    assert adjoint_error(list(grads), tangents, [y_bar], fd) < 1e-9
-    assert ("scaled_product", (("conjugate", conjugate),)) in _FUNCTIONS

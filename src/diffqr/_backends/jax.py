@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.custom_derivatives import SymbolicZero
 
 from .base import Backend
 from .numpy import take_columns
@@ -51,6 +52,9 @@ class JaxBackend(Backend):
             r, b, left_side=left, lower=not upper, transpose_a=adjoint, conjugate_a=adjoint
         )
 
+    def cholesky(self, a):
+        return self.mH(jnp.linalg.cholesky(a))  # NaN where a is not positive definite
+
     def solve(self, a, b):
         return jnp.linalg.solve(a, b)
 
@@ -76,6 +80,9 @@ class JaxBackend(Backend):
 
     def householder_qr(self, a, *, complete):
         return jnp.linalg.qr(a, mode="complete" if complete else "reduced")
+
+    def qr_r(self, a):
+        return jnp.linalg.qr(a, mode="r")
 
     def column_pivots(self, a, rank):
         # LAPACK geqp3 (batched, jit- and vmap-able); only the permutation is kept, and
@@ -109,17 +116,48 @@ _FUNCTIONS: dict[tuple, jax.custom_jvp] = {}
 
 
 def _custom_jvp(primitive, options: dict) -> jax.custom_jvp:
+    auxiliary = primitive.auxiliary  # trailing outputs the rules use but never differentiate
+
+    def forward(*inputs):
+        return tuple(primitive.forward(BACKEND, *inputs, **options))
+
     @jax.custom_jvp
     def function(*inputs):
-        return primitive.forward(BACKEND, *inputs, **options)
+        return forward(*inputs)
 
-    @function.defjvp
-    def _(primals, tangents):
+    def jvp(primals, tangents):
         outputs = function(*primals)
-        tangents_out = tuple(primitive.jvp(BACKEND, primals, outputs, tangents, **options))
-        # Auxiliary outputs (helpers for the rules) are not differentiable: zero tangents.
-        auxiliary = outputs[len(outputs) - primitive.auxiliary :] if primitive.auxiliary else ()
-        return outputs, (*tangents_out, *(jnp.zeros_like(y) for y in auxiliary))
+        # Known-zero tangents reach the rules as None, which skip their terms.
+        tangents = tuple(None if isinstance(t, SymbolicZero) else t for t in tangents)
+        out_tangents = primitive.jvp(BACKEND, primals, outputs, tangents, **options)
+        out_tangents = tuple(jnp.zeros_like(y) if t is None else t
+                             for y, t in zip(outputs, out_tangents, strict=False))
+        if auxiliary:
+            out_tangents += _auxiliary_tangents(forward, auxiliary, primals, tangents)
+        return outputs, out_tangents
 
+    function.defjvp(jvp, symbolic_zeros=True)
     function.__name__ = function.__qualname__ = f"diffqr_{primitive.name}"
     return function
+
+
+def _auxiliary_tangents(forward, count: int, primals: tuple, tangents: tuple) -> tuple:
+    """Tangents of the auxiliary outputs, by JAX's own differentiation of the forward pass.
+
+    The rules never use them at first order.  They matter one order up: when JAX linearizes a
+    rule, a nested primitive applied to tangents is inlined (partial evaluation drops custom JVP
+    rules), so its forward pass, which solves with an auxiliary factor, is differentiated
+    natively by the outer transformation, and that needs the factor's true tangent.  Under jit
+    the native JVP is dead code at first order; eagerly it costs one more forward pass.  Inputs
+    with a known-zero tangent stay constants (no ``inf · 0`` from ``√λ`` at ``λ = 0``).
+    """
+    moving = [i for i, t in enumerate(tangents) if t is not None]
+
+    def auxiliary_outputs(*varying):
+        inputs = list(primals)
+        for i, x in zip(moving, varying, strict=True):
+            inputs[i] = x
+        return forward(*inputs)[-count:]
+
+    return tuple(jax.jvp(auxiliary_outputs, tuple(primals[i] for i in moving),
+                         tuple(tangents[i] for i in moving))[1])
