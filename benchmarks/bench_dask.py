@@ -10,6 +10,7 @@ and the peak resident memory of each worker process.
 
 usage: python benchmarks/bench_dask.py [--rows N] [--cols N] [--chunk-rows N] [--workers N]
                                        [--memory-limit 4GB] [--sample-rows N] [--json PATH]
+                                       [--local-directory DIR]
 Quick run: python benchmarks/bench_dask.py --rows 2000000 --sample-rows 200000
 """
 
@@ -88,7 +89,8 @@ def dask_inputs(rows: int, cols: int, chunk_rows: int, seed: int):
 @contextlib.contextmanager
 def _cluster(args: argparse.Namespace) -> Iterator[Client]:
     with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                      memory_limit=args.memory_limit, dashboard_address=None) as cluster, \
+                      memory_limit=args.memory_limit, dashboard_address=None,
+                      local_directory=args.local_directory) as cluster, \
             Client(cluster) as client:
         yield client
 
@@ -151,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-rows", type=int, default=1_000_000,
                         help="rows of the in-memory NumPy comparison (0: skip it)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--local-directory", help="where workers spill (default: dask's temp)")
     parser.add_argument("--json", help="write the numbers to this file")
     args = parser.parse_args(argv)
     result = run(args)
