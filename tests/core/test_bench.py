@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -44,3 +47,18 @@ def test_cli_rejects_unknown_framework_and_bad_threads(capsys):
     assert main(["--framework", "nonesuch"]) == 2
     assert "not installed or unknown: nonesuch" in capsys.readouterr().err
     assert main(["--threads", "0"]) == 2
+
+
+def test_pivoted_benchmark_script_prints_a_row_per_shape():
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_pivoted.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--framework", "numpy", "--repeats", "2",
+         "--shape", "40x12", "--shape", "12x40"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rows = [line for line in out.splitlines() if line.startswith("| 40×12") or
+            line.startswith("| 12×40")]
+    assert len(rows) == 2
+    for row in rows:
+        ratios = [float(cell.strip().rstrip("×")) for cell in row.strip("|").split("|")[-2:]]
+        assert all(math.isfinite(r) and r > 0 for r in ratios)
