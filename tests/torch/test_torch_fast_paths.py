@@ -31,6 +31,21 @@ def test_substitution_matches_lapack(dtype, k, cols):
         torch.testing.assert_close(x, expected, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.complex128])
+@pytest.mark.parametrize("shape", [(100, 3, 3), (70, 4, 6), (2, 50, 6, 4)])
+def test_masked_triangles_of_small_batches_equal_tril_triu(dtype, shape):
+    """Many small matrices take the masked path; exact zeros even where the input is NaN/inf."""
+    a = torch.randn(shape, dtype=dtype, generator=torch.Generator().manual_seed(len(shape)))
+    a[..., 0, -1] = torch.nan
+    a[..., -1, 0] = torch.inf
+    assert torch_backend._many_small_matrices(a)
+    for k in (-1, 0, 1):
+        torch.testing.assert_close(XP.tril(a, k), torch.tril(a, k), equal_nan=True, rtol=0,
+                                   atol=0)
+        torch.testing.assert_close(XP.triu(a, k), torch.triu(a, k), equal_nan=True, rtol=0,
+                                   atol=0)
+
+
 def test_tiny_batch_gradient_matches_numpy_rule(rng):
     """10⁴-style tiny batches take the substitution path; the explicit NumPy rule uses LAPACK."""
     a = random_matrix(rng, (400, 3, 3), "complex128")
