@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dask
+import dask.array as da
 import numpy as np
 import pytest
 
@@ -141,3 +142,33 @@ def test_check_column_passes():
     rows = run_framework("dask")
     failed = {name: row["diffqr"] for name, row in rows.items() if row["diffqr"]["status"] != "ok"}
     assert not failed
+
+
+@pytest.mark.parametrize(("shape", "chunks", "bad"), [
+    ((3, 6, 3), (1, 3, 3), (2,)),
+    ((2, 3, 6, 3), (1, 2, 3, 3), (1, 2)),
+    ((4, 6, 3), (3, 6, 3), (3,)),
+])
+def test_rank_error_names_the_global_batch_element(rng, shape, chunks, bad):
+    """The check runs per chunk; its message names the element of the whole batch."""
+    a = random_matrix(rng, shape)
+    a[(*bad, slice(None), 2)] = a[(*bad, slice(None), 0)]
+    x = da.from_array(a, chunks=chunks)
+    q, r = diffqr.qr(x)
+    element = rf"batch element \({', '.join(map(str, bad))},?\)"
+    with pytest.raises(diffqr.RankDeficientError, match=element):
+        diffqr.qr_vjp(x, q, r, da.ones_like(q), None).compute()
+    with pytest.raises(diffqr.RankDeficientError, match=element):  # as NumPy says it
+        diffqr.qr_vjp(a, *np.linalg.qr(a), np.ones_like(a), None)
+
+
+@pytest.mark.parametrize("shape", [(1, 0), (3, 0), (2, 1, 0), (0, 2)])
+@pytest.mark.parametrize("mode", ["reduced", "complete"])
+def test_empty_matrices_give_empty_derivatives(shape, mode):
+    x = da.zeros(shape)
+    q, r = diffqr.qr(x, mode=mode)
+    a_bar = diffqr.qr_vjp(x, q, r, da.ones_like(q), da.ones_like(r))
+    dq, dr = diffqr.qr_jvp(x, q, r, da.ones_like(x))
+    for lazy, like in ((a_bar, x), (dq, q), (dr, r)):
+        assert lazy.shape == like.shape and lazy.compute().shape == like.shape
+        assert not np.any(lazy.compute())

@@ -99,10 +99,12 @@ def _lapack_gauge(top: np.ndarray, r: np.ndarray, m: int) -> np.ndarray:
     return (phase * householder_signs(top * phase, m)).astype(top.dtype)
 
 
-def _solve_kernel(r: np.ndarray, b: np.ndarray, *, upper: bool, left: bool, adjoint: bool,
-                  size: int) -> np.ndarray:
-    # The eager check, deferred to compute time (see the module docstring).
-    check_triangular_pivots(NUMPY, r, size=size)
+def _solve_kernel(r: np.ndarray, b: np.ndarray, *labels: np.ndarray, upper: bool, left: bool,
+                  adjoint: bool, size: int) -> np.ndarray:
+    # The eager check, deferred to compute time (see the module docstring); ``labels`` (one
+    # block per batch axis, of the matrices' global batch indices) name them in the error.
+    batch_labels = np.stack([x[..., 0, 0] for x in labels], axis=-1) if labels else None
+    check_triangular_pivots(NUMPY, r, size=size, batch_labels=batch_labels)
     return NUMPY.solve_triangular(r, b, upper=upper, left=left, adjoint=adjoint)
 
 
@@ -114,18 +116,26 @@ def _take_columns_kernel(a: np.ndarray, perm: np.ndarray) -> np.ndarray:
 
 
 def _small_with_blocks(kernel, small: da.Array, b: da.Array, *, chunked_axis: int, dtype,
-                       **kwargs) -> da.Array:
+                       labelled: bool = False, **kwargs) -> da.Array:
     """``kernel(small, block)`` for each block of ``b``, ``small`` (…, k, k) whole in every call.
 
     ``b`` keeps its chunks along ``chunked_axis`` (-2: row blocks, -1: column blocks) and is made
-    whole along the other matrix axis; batch axes are matched block by block.
+    whole along the other matrix axis; batch axes are matched block by block.  ``labelled``
+    also passes, per batch axis, the block of that axis' global indices (shape ``(…, 1, 1)``).
     """
     small = _whole(small, -2, -1)
     b = _whole(b, -1 if chunked_axis == -2 else -2)
     batch = _indices(b.ndim - 2)
     small_batch = batch[len(batch) - (small.ndim - 2):] if small.ndim > 2 else ""
     out = batch + "yz"
-    return da.blockwise(kernel, out, small, small_batch + "uv", b, out, dtype=dtype,
+    labels = []
+    if labelled and small.ndim == b.ndim:  # a broadcast small matrix has no labels to map
+        for axis, chunks in enumerate(b.chunks[:-2]):
+            shape = [1] * b.ndim
+            shape[axis] = b.shape[axis]
+            grid = da.arange(b.shape[axis], chunks=chunks).reshape(shape)
+            labels += [grid, batch + "st"]
+    return da.blockwise(kernel, out, small, small_batch + "uv", b, out, *labels, dtype=dtype,
                         concatenate=True, **kwargs)
 
 
@@ -205,8 +215,8 @@ class DaskBackend(Backend):
         size = max(r.shape[-1], *b.shape[-2:])
         return _small_with_blocks(
             _solve_kernel, r, b, chunked_axis=-1 if left else -2,
-            dtype=np.result_type(r.dtype, b.dtype), upper=upper, left=left, adjoint=adjoint,
-            size=size,
+            dtype=np.result_type(r.dtype, b.dtype), labelled=True, upper=upper, left=left,
+            adjoint=adjoint, size=size,
         )
 
     def solve(self, a, b):

@@ -21,8 +21,13 @@ def pivot_tolerance(dtype: np.dtype, size: int) -> float:
     return max(size, 1) * float(np.finfo(dtype).eps)
 
 
-def check_triangular_pivots(xp: Backend, r1: Array, size: int) -> None:
-    """Raise if ``|R_ii| <= tol · max_j |R_jj|`` for the triangular block a rule solves with."""
+def check_triangular_pivots(xp: Backend, r1: Array, size: int,
+                            batch_labels: np.ndarray | None = None) -> None:
+    """Raise if ``|R_ii| <= tol · max_j |R_jj|`` for the triangular block a rule solves with.
+
+    ``batch_labels`` (one index tuple per matrix of ``r1``) names the batch elements in the
+    message when ``r1`` is a block of a larger batch (a Dask chunk).
+    """
     diag = xp.abs_diagonal_on_host(r1)
     if diag is None or diag.size == 0:
         return
@@ -33,7 +38,8 @@ def check_triangular_pivots(xp: Backend, r1: Array, size: int) -> None:
     batch = tuple(int(i) for i in np.argwhere(bad)[0][:-1])
     indices = np.flatnonzero(bad[batch]).tolist()
     first = indices[0]
-    in_batch = f" of batch element {batch}" if batch else ""
+    label = batch if batch_labels is None else tuple(int(i) for i in batch_labels[batch])
+    in_batch = f" of batch element {label}" if batch else ""
     raise RankDeficientError(
         f"the derivative divides by diagonal entries {indices}{in_batch} of the triangular factor "
         f"(|R_ii| = {diag[batch][first]:.3g} <= {pivot_tolerance(diag.dtype, size):.1e}"
