@@ -46,7 +46,7 @@ def _factor(
     check_flag("check_finite", check_finite_)
     method = resolve_method(xp, method, mode=mode, pivoting=pivoting, k=k, m=m, n=n)
     if check_finite_:
-        check_finite(xp, argument, A)
+        A = check_finite(xp, argument, A)
     perm = None
     if pivoting:
         perm = xp.column_pivots(A, rank if rank is None else k)
@@ -295,8 +295,7 @@ def _lstsq_problem(A: Array, B: Array, ridge: Any, check_finite_: bool, **others
     check_matrix(xp, "A", A)
     vector = check_rhs(xp, A, B)
     if check_finite_:
-        check_finite(xp, "A", A)
-        check_finite(xp, "B", B)
+        A, B = check_finite(xp, "A", A), check_finite(xp, "B", B)
     real_dtype = "float32" if xp.dtype_name(A) in ("float32", "complex64") else "float64"
     if ridge_array is not None:
         if xp.shape(ridge_array) != ():

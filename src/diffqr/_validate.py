@@ -44,14 +44,21 @@ def check_matrix(xp: Backend, name: str, a: Any) -> tuple[int, int]:
     return shape[-2], shape[-1]
 
 
-def check_finite(xp: Backend, name: str, a: Any) -> None:
-    """Reject NaN/Inf entries where the values are known (skipped under tracing)."""
+def check_finite(xp: Backend, name: str, a: Any) -> Any:
+    """Reject NaN/Inf entries where the values are known (skipped under tracing).
+
+    Returns ``a``, or for lazy arrays (Dask) an array that raises when it is computed.
+    """
+    message = (
+        f"{name} contains NaN or Inf entries; QR of non-finite input is meaningless. "
+        "Clean the input, or pass check_finite=False to skip this check."
+    )
     host = xp.to_host(a)
-    if host is not None and not np.isfinite(host).all():
-        raise ValueError(
-            f"{name} contains NaN or Inf entries; QR of non-finite input is meaningless. "
-            "Clean the input, or pass check_finite=False to skip this check."
-        )
+    if host is None:
+        return xp.deferred_finite_check(a, message)
+    if not np.isfinite(host).all():
+        raise ValueError(message)
+    return a
 
 
 def check_rank(rank: Any, m: int, n: int) -> int:

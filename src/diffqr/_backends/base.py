@@ -97,6 +97,14 @@ class Backend:
         host = self.to_host(a)
         return None if host is None else np.abs(np.diagonal(host, axis1=-2, axis2=-1))
 
+    def deferred_finite_check(self, a: Array, message: str) -> Array:
+        """``a``, checked for NaN/Inf when its values become known, raising ``ValueError(message)``.
+
+        For lazy arrays (Dask), whose values :meth:`to_host` cannot give; traced values (jit,
+        graphs, vmap) stay unchecked, as documented.
+        """
+        return a
+
     def dtype_name(self, a: Array) -> str:
         raise NotImplementedError
 

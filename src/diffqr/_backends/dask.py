@@ -31,7 +31,7 @@ import string
 import dask.array as da
 import numpy as np
 
-from .._rules.checks import check_triangular_pivots
+from .._rules.checks import check_invertible, check_triangular_pivots
 from .base import Backend
 from .numpy import BACKEND as NUMPY
 from .numpy import householder_pivots
@@ -103,9 +103,21 @@ def _solve_kernel(r: np.ndarray, b: np.ndarray, *labels: np.ndarray, upper: bool
                   adjoint: bool, size: int) -> np.ndarray:
     # The eager check, deferred to compute time (see the module docstring); ``labels`` (one
     # block per batch axis, of the matrices' global batch indices) name them in the error.
-    batch_labels = np.stack([x[..., 0, 0] for x in labels], axis=-1) if labels else None
+    batch_labels = (np.stack(np.broadcast_arrays(*(x[..., 0, 0] for x in labels)), axis=-1)
+                    if labels else None)
     check_triangular_pivots(NUMPY, r, size=size, batch_labels=batch_labels)
     return NUMPY.solve_triangular(r, b, upper=upper, left=left, adjoint=adjoint)
+
+
+def _general_solve_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    check_invertible(NUMPY, a)  # the rules' eager check, deferred as in _solve_kernel
+    return np.linalg.solve(a, b)
+
+
+def _finite_or_raise(block: np.ndarray, message: str) -> np.ndarray:
+    if not np.isfinite(block).all():
+        raise ValueError(message)
+    return block
 
 
 def _take_columns_kernel(a: np.ndarray, perm: np.ndarray) -> np.ndarray:
@@ -220,7 +232,7 @@ class DaskBackend(Backend):
         )
 
     def solve(self, a, b):
-        return _small_with_blocks(np.linalg.solve, a, b, chunked_axis=-1,
+        return _small_with_blocks(_general_solve_kernel, a, b, chunked_axis=-1,
                                   dtype=np.result_type(a.dtype, b.dtype))
 
     def concat(self, arrays, axis):
@@ -238,6 +250,9 @@ class DaskBackend(Backend):
     def to_host(self, a):
         # Values exist only after compute; the checks run inside the solves instead.
         return None
+
+    def deferred_finite_check(self, a, message):
+        return a.map_blocks(_finite_or_raise, message=message, dtype=a.dtype)
 
     def dtype_name(self, a):
         return np.dtype(a.dtype).name

@@ -119,6 +119,8 @@ class TensorFlowBackend(Backend):
 
     def take_columns(self, a, perm):
         a = tf.convert_to_tensor(a)
+        if a.shape.num_elements() == 0:  # gather's gradient fails there (UnsortedSegmentSum)
+            return a
         return tf.gather(a, perm, axis=-1, batch_dims=len(a.shape) - 2)
 
     def apply(self, primitive, inputs, options):
