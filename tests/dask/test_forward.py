@@ -162,3 +162,19 @@ def test_bad_input_is_rejected_before_any_compute(chunked, lazy):
             diffqr.qr(da.ones((6, 3), chunks=2), mode="economic")
         with pytest.raises(TypeError, match="one framework"):
             diffqr.qr_vjp(da.ones((6, 3), chunks=2), np.ones((6, 3)), np.ones((3, 3)), None, None)
+
+
+def test_empty_columns_across_row_chunks_do_not_hang():
+    """The R-only tree once looped forever on a tall matrix without columns (row chunks of 0
+    rows never merge into one); run in a subprocess so a regression fails instead of hanging."""
+    import subprocess
+    import sys
+
+    code = """
+import dask.array as da, diffqr
+x = da.zeros((5, 0), chunks=(3, 3))
+assert diffqr.qr(x, pivoting=True)[2].compute().shape == (0,)
+assert diffqr.lq(da.zeros((0, 5), chunks=(3, 3)), pivoting=True)[1].shape == (0, 5)
+assert diffqr.lstsq(x, da.ones((5, 2), chunks=(3, 2))).compute().shape == (0, 2)
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

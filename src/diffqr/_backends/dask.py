@@ -204,7 +204,8 @@ def _lower_mask(a: da.Array, k: int) -> da.Array:
 
 
 def _several_row_chunks(a: da.Array) -> bool:
-    return a.ndim == 2 and a.numblocks[0] > 1
+    # Without columns the R-only tree would never shrink its (empty) row chunks to one.
+    return a.ndim == 2 and a.numblocks[0] > 1 and a.shape[-1] > 0
 
 
 class DaskBackend(Backend):
