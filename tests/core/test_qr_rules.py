@@ -154,3 +154,18 @@ def test_positive_diagonal_gauge(rng):
     fd = central_difference(positive_qr, [a], [da])
     dq, dr = diffqr.qr_jvp(a, q_pos, r_pos, da)
     assert relative_error([dq, dr], fd) < 1e-7
+
+
+@pytest.mark.parametrize("n", [1, 4, 9])
+def test_row_vector_keeps_a_tiny_r_bar_next_to_a_huge_q_bar(n):
+    """A real 1 × n matrix has Q = ±1, locally constant, so Ā = Q R̄ exactly whatever Q̄ is.
+
+    The general form Q̄ + Q copyltu(M) cancels Q̄ against Q Qᴴ Q̄ and lost R̄ (error ~eps‖Q̄‖);
+    for a square Q the rule keeps only the skew part of Qᴴ Q̄, which is exactly zero here.
+    """
+    rng = np.random.default_rng(n)
+    a = rng.standard_normal((1, n))
+    q, r = diffqr.qr(a)
+    r_bar = 1e-10 * rng.standard_normal((1, n))
+    a_bar = diffqr.qr_vjp(a, q, r, np.full((1, 1), 1e3), r_bar)
+    np.testing.assert_allclose(a_bar, q * r_bar, rtol=1e-15, atol=0)

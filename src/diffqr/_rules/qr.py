@@ -85,6 +85,23 @@ def _copyltu_m(xp: Backend, q: Array, r1: Array, q_bar: Array | None, r1_bar: Ar
     ], axis=-2)
 
 
+def _square_q_h(xp: Backend, q: Array, r1: Array, q_bar: Array, r1_bar: Array | None) -> Array:
+    """``H`` with ``Q̄ + Q copyltu(M) = Q H`` for a square ``Q`` (square or wide ``A``).
+
+    There ``Q̄ = Q X`` with ``X = Qᴴ Q̄``, and ``X − copyltu(Xᴴ) = tril(X − Xᴴ, −1) + i Im diag X``,
+    so ``H = copyltu(R R̄ᴴ) + tril(X − Xᴴ, −1) + ½ diag(X − Xᴴ)``.  Only the skew part of ``X``
+    remains, formed entry by entry: ``Q̄ + Q copyltu(M)`` would cancel ``Q̄`` against ``Q Qᴴ Q̄``
+    and lose the ``R̄`` term when ``‖R R̄ᴴ‖ ≪ eps ‖Q̄‖`` (a 1 × n matrix, whose ``Q = ±1`` is
+    locally constant, is the extreme case).  The same two products as the general form.
+    """
+    x = xp.matmul(xp.mH(q), q_bar)
+    skew = x - xp.mH(x)
+    h = xp.tril(skew, -1) + 0.5 * xp.triu(xp.tril(skew))
+    if r1_bar is None:
+        return h
+    return h + hermitian_from_lower(xp, xp.tril(xp.matmul(r1, xp.mH(r1_bar))))
+
+
 def _square_vjp(
     xp: Backend, q: Array, r1: Array, q_bar: Array | None, r1_bar: Array | None
 ) -> Array:
@@ -96,9 +113,13 @@ def _square_vjp(
     """
     if q_bar is None and r1_bar is None:
         return xp.zeros_like(q)
-    h = _copyltu_m(xp, q, r1, q_bar, r1_bar)
-    g = xp.matmul(q, h) if q_bar is None else xp.addmm(q_bar, q, h)
-    del h  # free it before the solve allocates its result
+    m, k = xp.shape(q)[-2:]
+    if q_bar is not None and m == k and k < _SPLIT_MIN_SIZE:
+        g = xp.matmul(q, _square_q_h(xp, q, r1, q_bar, r1_bar))
+    else:
+        h = _copyltu_m(xp, q, r1, q_bar, r1_bar)
+        g = xp.matmul(q, h) if q_bar is None else xp.addmm(q_bar, q, h)
+        del h  # free it before the solve allocates its result
     return xp.solve_triangular(r1, g, upper=True, left=False, adjoint=True)
 
 
