@@ -52,11 +52,38 @@ class Backend:
     def triu(self, a: Array, k: int = 0) -> Array:
         raise NotImplementedError
 
+    def triangles(self, lower: Array, upper: Array) -> Array:
+        """The lower triangle (with the diagonal) of ``lower`` and the strictly upper one of
+        ``upper``, as one matrix."""
+        return self.tril(lower) + self.triu(upper, 1)
+
     def solve_triangular(
         self, r: Array, b: Array, *, upper: bool, left: bool = True, adjoint: bool = False
     ) -> Array:
         """Solve ``op(r) x = b`` (``left``) or ``x op(r) = b``, ``op`` = identity or ``ᴴ``."""
         raise NotImplementedError
+
+    def solve_triangular_overwrite(
+        self, r: Array, b: Array, *, upper: bool, left: bool = True, adjoint: bool = False
+    ) -> Array:
+        """:meth:`solve_triangular` that may write the solution over ``b``.
+
+        For a temporary ``b`` that the rule owns and never reads again.  Adapters solve in place
+        where their autodiff does not record the operation (LAPACK's ``trsm`` works in place),
+        which saves allocating and copying a result as large as ``b``.
+        """
+        return self.solve_triangular(r, b, upper=upper, left=left, adjoint=adjoint)
+
+    def block_2x2(self, a11: Array, a12: Array, a21: Array, a22: Array) -> Array:
+        """The block matrix ``[[a11, a12], [a21, a22]]``; adapters may fill one result in place
+        of concatenating twice."""
+        return self.concat([self.concat([a11, a12], axis=-1), self.concat([a21, a22], axis=-1)],
+                           axis=-2)
+
+    def concat_product(self, left: Array, a: Array, b: Array) -> Array:
+        """``[left | a @ b]`` along the last axis; adapters may write the product straight into
+        the result instead of copying it there."""
+        return self.concat([left, self.matmul(a, b)], axis=-1)
 
     def cholesky(self, a: Array) -> Array:
         """Upper-triangular ``r`` with ``rᴴ r = a`` (Hermitian positive definite ``a``); NaN

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .._primitives import PRIMITIVES
+from . import torch_small
 from .base import Backend
 from .numpy import householder_pivots
 
@@ -35,7 +36,14 @@ def _on_host(a: torch.Tensor, prepare=lambda t: t) -> np.ndarray | None:
 class TorchBackend(Backend):
     name = "torch"
 
+    def matmul(self, a, b):
+        if torch_small.takes(a, b):
+            return torch_small.matmul(a, b)
+        return torch.matmul(a, b)
+
     def addmm(self, c, a, b, *, alpha=1.0):
+        if torch_small.takes(a, b):
+            return torch.add(c, torch_small.matmul(a, b), alpha=alpha)
         if c.ndim == a.ndim == b.ndim == 2:
             return torch.addmm(c, a, b, alpha=alpha)
         if c.ndim == a.ndim == b.ndim == 3 and c.shape[0] == a.shape[0] == b.shape[0]:
@@ -55,15 +63,41 @@ class TorchBackend(Backend):
             return _masked(a, torch.ones(a.shape[-2:], dtype=torch.bool, device=a.device).triu(k))
         return torch.triu(a, k)
 
+    def triangles(self, lower, upper):
+        below = torch.ones(lower.shape[-2:], dtype=torch.bool, device=lower.device).tril()
+        return torch.where(below, lower, upper)
+
     def solve_triangular(self, r, b, *, upper, left=True, adjoint=False):
-        if adjoint:
-            r, upper = r.mH, not upper
-        if _many_tiny_systems(r, b):
-            if left:
-                return _substitute(r, b, upper=upper)
-            # x r = b  <=>  rᵀ xᵀ = bᵀ  (plain transposes: no conjugation involved)
-            return _substitute(r.mT, b.mT, upper=not upper).mT
-        return torch.linalg.solve_triangular(r, b, upper=upper, left=left)
+        return _solve_triangular(r, b, upper=upper, left=left, adjoint=adjoint, overwrite=False)
+
+    def solve_triangular_overwrite(self, r, b, *, upper, left=True, adjoint=False):
+        same_shape = torch.broadcast_shapes(r.shape[:-2], b.shape[:-2]) == b.shape[:-2]
+        overwrite = same_shape and r.dtype == b.dtype and _graph_free(r, b)
+        return _solve_triangular(r, b, upper=upper, left=left, adjoint=adjoint,
+                                 overwrite=overwrite)
+
+    def block_2x2(self, a11, a12, a21, a22):
+        blocks = (a11, a12, a21, a22)
+        if len({x.dtype for x in blocks}) > 1 or not _graph_free(*blocks):
+            return super().block_2x2(a11, a12, a21, a22)
+        batch = torch.broadcast_shapes(*(x.shape[:-2] for x in blocks))
+        rows, columns = a11.shape[-2], a11.shape[-1]
+        out = a11.new_empty((*batch, rows + a21.shape[-2], columns + a12.shape[-1]))
+        out[..., :rows, :columns] = a11
+        out[..., :rows, columns:] = a12
+        out[..., rows:, :columns] = a21
+        out[..., rows:, columns:] = a22
+        return out
+
+    def concat_product(self, left, a, b):
+        if left.dtype != a.dtype or a.dtype != b.dtype or not _graph_free(left, a, b):
+            return super().concat_product(left, a, b)
+        batch = torch.broadcast_shapes(left.shape[:-2], a.shape[:-2], b.shape[:-2])
+        width = left.shape[-1]
+        out = left.new_empty((*batch, left.shape[-2], width + b.shape[-1]))
+        out[..., :width] = left
+        torch.matmul(a, b, out=out[..., width:])
+        return out
 
     def cholesky(self, a):
         r, info = torch.linalg.cholesky_ex(a, upper=True)
@@ -94,6 +128,8 @@ class TorchBackend(Backend):
         return str(a.dtype).removeprefix("torch.")
 
     def householder_qr(self, a, *, complete):
+        if torch_small.applies(a) and _plain(a):
+            return torch_small.householder_qr(a.detach(), complete=complete)
         return torch.linalg.qr(a, mode="complete" if complete else "reduced")
 
     def qr_r(self, a):
@@ -124,6 +160,23 @@ _TINY_SIZE = 4
 _MANY_SYSTEMS = 256
 
 
+def _plain(*tensors: torch.Tensor) -> bool:
+    """Eager tensors with values: not traced by torch.compile, not wrapped by torch.func (or the
+    legacy vmap of gradcheck's batched gradients)."""
+    if torch.compiler.is_compiling():
+        return False
+    functorch = torch._C._functorch
+    return not any(functorch.is_functorch_wrapped_tensor(t) or functorch.is_legacy_batchedtensor(t)
+                   for t in tensors)
+
+
+def _graph_free(*tensors: torch.Tensor) -> bool:
+    """True when no autodiff records operations on ``tensors`` (eager, e.g. a first-order
+    backward), so results may be written into temporaries instead of fresh tensors."""
+    return _plain(*tensors) and not (
+        torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
+
+
 def _many_small_matrices(a: torch.Tensor) -> bool:
     # torch.tril/triu of a batch of small matrices cost ~5x a masked select (measured 10⁴ × 3 × 3).
     return a.ndim > 2 and a.shape[-1] * a.shape[-2] <= 1024 and a.shape[:-2].numel() >= 64
@@ -139,11 +192,39 @@ def _many_tiny_systems(r: torch.Tensor, b: torch.Tensor) -> bool:
     return r.shape[-1] <= _TINY_SIZE and len(batch) > 0 and batch.numel() >= _MANY_SYSTEMS
 
 
-def _substitute(t: torch.Tensor, b: torch.Tensor, *, upper: bool) -> torch.Tensor:
-    """Solve ``t x = b`` for a tiny triangular ``t`` by forward/back substitution, row by row."""
+def _solve_triangular(r: torch.Tensor, b: torch.Tensor, *, upper: bool, left: bool,
+                      adjoint: bool, overwrite: bool) -> torch.Tensor:
+    """``op(r) x = b`` or ``x op(r) = b``; the solution written over ``b`` if ``overwrite``."""
+    if adjoint:
+        r, upper = r.mH, not upper
+    out = b if overwrite else None
+    if _many_tiny_systems(r, b):
+        if left:
+            return _substitute(r, b, upper=upper, out=out)
+        # x r = b  <=>  rᵀ xᵀ = bᵀ  (plain transposes: no conjugation involved)
+        return _substitute(r.mT, b.mT, upper=not upper, out=None if out is None else out.mT).mT
+    return torch.linalg.solve_triangular(r, b, upper=upper, left=left, out=out)
+
+
+def _substitute(t: torch.Tensor, b: torch.Tensor, *, upper: bool,
+                out: torch.Tensor | None = None) -> torch.Tensor:
+    """Solve ``t x = b`` for a tiny triangular ``t`` by forward/back substitution, row by row
+    (into ``out``, which may be ``b``, when autodiff does not record it)."""
     k = t.shape[-1]
+    order = range(k - 1, -1, -1) if upper else range(k)
+    if out is None and _graph_free(t, b) and t.shape[:-2] == b.shape[:-2]:
+        out = torch.empty_like(b)  # b's layout (e.g. batch-last) kept
+    if out is not None:
+        for i in order:
+            row = out[..., i, :]
+            if out is not b:
+                row.copy_(b[..., i, :])
+            for j in range(i + 1, k) if upper else range(i):
+                row.addcmul_(t[..., i, j, None], out[..., j, :], value=-1)
+            row.div_(t[..., i, i, None])
+        return out
     rows: list[torch.Tensor] = [b[..., 0, :]] * k
-    for i in range(k - 1, -1, -1) if upper else range(k):
+    for i in order:
         acc = b[..., i, :]
         for j in range(i + 1, k) if upper else range(i):
             acc = acc - t[..., i, j, None] * rows[j]
