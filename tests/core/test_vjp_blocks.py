@@ -48,3 +48,33 @@ def test_split_and_unsplit_paths_agree(rng, monkeypatch):
     monkeypatch.setattr(rules, "_SPLIT_MIN_SIZE", 10**9)
     plain = diffqr.qr_vjp(a, q, r, q_bar, r_bar)
     np.testing.assert_allclose(split, plain, rtol=1e-12, atol=1e-12 * np.abs(plain).max())
+
+
+@pytest.mark.parametrize("shape", [(300, 260), (260, 260), (260, 400), (2, 140, 130)])
+@pytest.mark.parametrize("dtype", ["float64", "complex128"])
+def test_recursive_split_agrees_with_unsplit(rng, monkeypatch, shape, dtype):
+    """k >= 256: the halves of the split are split again (R's blocks are then trapezoidal)."""
+    import diffqr._rules.qr as rules
+
+    a = random_matrix(rng, shape, dtype)
+    q, r = diffqr.qr(a)
+    q_bar, r_bar = random_matrix(rng, q.shape, dtype), random_matrix(rng, r.shape, dtype)
+    for given in ((q_bar, r_bar), (q_bar, None), (None, r_bar)):
+        split = diffqr.qr_vjp(a, q, r, *given)
+        with monkeypatch.context() as patch:
+            patch.setattr(rules, "_SPLIT_MIN_SIZE", 10**9)
+            plain = diffqr.qr_vjp(a, q, r, *given)
+        np.testing.assert_allclose(split, plain, rtol=1e-11, atol=1e-11 * np.abs(plain).max())
+
+
+@pytest.mark.parametrize("shape", [(80, 70), (70, 90), (5, 5), (3, 4, 4)])
+def test_vjp_leaves_its_inputs_alone_every_shape(rng, shape):
+    """The backward solves in place into its own temporary, never into a cotangent."""
+    a = random_matrix(rng, shape, "float64")
+    q, r = diffqr.qr(a)
+    q_bar, r_bar = random_matrix(rng, q.shape), random_matrix(rng, r.shape)
+    saved = [x.copy() for x in (a, q, r, q_bar, r_bar)]
+    diffqr.qr_vjp(a, q, r, q_bar, r_bar)
+    diffqr.qr_vjp(a, q, r, q_bar, None)
+    for before, after in zip(saved, (a, q, r, q_bar, r_bar), strict=True):
+        np.testing.assert_array_equal(before, after)

@@ -11,6 +11,7 @@ import torch
 
 import diffqr
 import diffqr._backends.torch as torch_backend
+from diffqr._backends.base import Backend
 from diffqr._verify import random_matrix
 
 XP = torch_backend.BACKEND
@@ -103,3 +104,185 @@ def test_addmm_matches_plain_product():
         a = torch.randn(*shape, 4, 6, dtype=torch.float64, generator=gen)
         b = torch.randn(*shape, 6, 5, dtype=torch.float64, generator=gen)
         torch.testing.assert_close(XP.addmm(c, a, b, alpha=-1.0), c - a @ b)
+
+
+# ---------------------------------------------------------------- batches of tiny matrices
+
+import diffqr._backends.torch_small as torch_small  # noqa: E402
+
+TINY_SHAPES = [(3, 3), (4, 2), (2, 4), (1, 3), (3, 1), (4, 4)]
+
+
+def _tiny_batch(shape, dtype, seed=0, batch=(torch_small.MIN_BATCH,)):
+    return torch.randn(*batch, *shape, dtype=dtype, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("shape", TINY_SHAPES)
+@pytest.mark.parametrize("mode", ["reduced", "complete"])
+def test_batch_last_qr_matches_lapack(dtype, shape, mode):
+    """Same factors as torch.linalg.qr (LAPACK's reflectors and gauge) to κ·eps, batch-last."""
+    a = _tiny_batch(shape, dtype)
+    saved = a.clone()
+    assert torch_small.applies(a)
+    q, r = XP.householder_qr(a, complete=mode == "complete")
+    qn, rn = torch.linalg.qr(a, mode=mode)
+    assert torch.equal(a, saved)
+    assert q.shape == qn.shape and r.shape == rn.shape
+    assert torch_small.is_batch_last(q) and torch_small.is_batch_last(r)
+    assert q._base is None and r._base is None  # outputs of an autograd.Function
+    eps = torch.finfo(dtype).eps
+    cond = torch.linalg.cond(a.double())[..., None, None]  # per matrix
+    tol = 30 * eps * torch.clamp(cond, max=1 / eps)
+    assert ((q - qn).abs() <= tol).all() and ((r - rn).abs() <= tol * rn.abs().amax()).all()
+    eye = torch.eye(q.shape[-1], dtype=dtype)
+    assert (q.mT @ q - eye).abs().max() <= 20 * eps
+    assert (q @ r - a).abs().max() <= 20 * eps * a.abs().max()
+    assert torch.equal(r, r.triu())
+
+
+def test_batch_last_qr_keeps_lapack_gauge_of_reduced_columns():
+    """Columns already zero below the diagonal get no reflection (τ = 0): R = A exactly."""
+    a = _tiny_batch((3, 3), torch.float64).triu()
+    a[:5, 1, 1] = 0.0  # and a zero pivot
+    q, r = XP.householder_qr(a, complete=False)
+    qn, rn = torch.linalg.qr(a)
+    torch.testing.assert_close(r, rn, rtol=0, atol=0)
+    torch.testing.assert_close(q, qn, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200, float("nan"), float("inf")])
+def test_batch_last_qr_leaves_extreme_values_to_lapack(scale):
+    a = _tiny_batch((3, 3), torch.float64)
+    a[7] *= scale
+    q, r = XP.householder_qr(a, complete=False)
+    qn, rn = torch.linalg.qr(a)
+    torch.testing.assert_close(q, qn, rtol=0, atol=0, equal_nan=True)
+    torch.testing.assert_close(r, rn, rtol=0, atol=0, equal_nan=True)
+
+
+def test_batch_last_qr_tiny_columns():
+    """A tail too small to square still gets LAPACK's reflection (the sign of R_jj); a column
+    whose norm cannot be squared sends the batch to LAPACK."""
+    a = _tiny_batch((3, 3), torch.float64)
+    a[3, 1:, 0] = 1e-170
+    q, r = XP.householder_qr(a, complete=False)
+    qn, rn = torch.linalg.qr(a)
+    torch.testing.assert_close(r, rn, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(q, qn, rtol=1e-10, atol=1e-10)
+    a[5, :, 1] = 1e-170
+    q, r = XP.householder_qr(a, complete=False)
+    qn, rn = torch.linalg.qr(a)
+    torch.testing.assert_close(r, rn, rtol=0, atol=0)
+    torch.testing.assert_close(q, qn, rtol=0, atol=0)
+
+
+def test_batch_last_multi_dimensional_batch():
+    a = _tiny_batch((3, 3), torch.float64, batch=(2, torch_small.MIN_BATCH // 2))
+    q, r = diffqr.qr(a)
+    qn, rn = torch.linalg.qr(a)
+    assert torch_small.is_batch_last(q)
+    torch.testing.assert_close(q, qn, rtol=1e-8, atol=1e-8)
+    torch.testing.assert_close(r, rn, rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize("shape", TINY_SHAPES)
+def test_batch_last_gradient_matches_numpy_rule(shape):
+    """Forward and backward on batch-last factors (unrolled products, in-place substitution)."""
+    a = _tiny_batch(shape, torch.float64, seed=1)
+    gen = torch.Generator().manual_seed(2)
+    at = a.clone().requires_grad_()
+    q, r = diffqr.qr(at)
+    assert torch_small.is_batch_last(q)
+    q_bar, r_bar = (torch.randn(x.shape, dtype=x.dtype, generator=gen) for x in (q, r))
+    saved = [x.clone() for x in (q, r, q_bar, r_bar)]
+    (grad,) = torch.autograd.grad((q, r), at, (q_bar, r_bar))
+    for before, after in zip(saved, (q, r, q_bar, r_bar), strict=True):
+        assert torch.equal(before, after)
+    an = a.numpy()
+    qn, rn = diffqr.qr(an)
+    expected = diffqr.qr_vjp(an, qn, rn, q_bar.numpy(), r_bar.numpy())
+    cond = np.linalg.cond(an)[:, None, None]
+    scale = np.abs(expected).max(axis=(-2, -1), keepdims=True)
+    assert (np.abs(grad.numpy() - expected) <= 1e-12 * cond**2 * scale).all()
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (4, 2), (2, 4)])
+def test_batch_last_double_backward(monkeypatch, shape):
+    """gradcheck/gradgradcheck with the batch-last forward (small batch: thresholds lowered)."""
+    monkeypatch.setattr(torch_small, "MIN_BATCH", 2)
+    monkeypatch.setattr(torch_backend, "_MANY_SYSTEMS", 1)
+    a = _tiny_batch(shape, torch.float64, seed=3, batch=(5,)).requires_grad_()
+    assert torch_small.is_batch_last(diffqr.qr(a.detach())[0])
+
+    def f(x):
+        return tuple(diffqr.qr(x))
+
+    assert torch.autograd.gradcheck(f, (a,), check_forward_ad=True)
+    assert torch.autograd.gradgradcheck(f, (a,))
+
+
+def test_batch_last_under_torch_func():
+    """vmap and grad transforms fall back to LAPACK and give the same numbers."""
+    a = _tiny_batch((3, 3), torch.float64, seed=4, batch=(2, torch_small.MIN_BATCH))
+    q_bar = torch.randn(a.shape[1:], dtype=a.dtype, generator=torch.Generator().manual_seed(5))
+
+    def loss(x):
+        return (diffqr.qr(x)[0] * q_bar).sum()
+
+    grads = torch.func.vmap(torch.func.grad(loss))(a)
+    for i in range(2):
+        x = a[i].clone().requires_grad_()
+        (eager,) = torch.autograd.grad(loss(x), x)
+        torch.testing.assert_close(grads[i], eager, rtol=1e-10, atol=1e-10)
+
+
+def test_unrolled_product_of_mixed_layouts():
+    gen = torch.Generator().manual_seed(6)
+    a = torch_small.to_batch_last(torch.randn(300, 3, 4, dtype=torch.float64, generator=gen))
+    b = torch.randn(300, 4, 2, dtype=torch.float64, generator=gen)
+    assert torch_small.takes(a, b) and torch_small.takes(b.mT, a.mT)
+    torch.testing.assert_close(XP.matmul(a, b), a @ b)
+    torch.testing.assert_close(XP.matmul(b.mT, a.mT), b.mT @ a.mT)
+    assert torch_small.takes(a.mT, a)
+    torch.testing.assert_close(XP.addmm(a.mT @ a, a.mT, a, alpha=-1.0),
+                               torch.zeros(300, 4, 4, dtype=a.dtype), atol=1e-12, rtol=0)
+
+
+# ---------------------------------------------------------------- vocabulary with in-place variants
+
+def test_overwriting_solve_writes_in_place_only_without_a_graph():
+    gen = torch.Generator().manual_seed(7)
+    r = torch.linalg.qr(torch.randn(6, 6, dtype=torch.float64, generator=gen)).R
+    for shape in [(9, 6), (300, 3, 3)]:
+        rr = r if len(shape) == 2 else torch.linalg.qr(torch.randn(shape, dtype=torch.float64)).R
+        b = torch.randn(shape, dtype=torch.float64, generator=gen)
+        expected = torch.linalg.solve_triangular(rr.mH, b, upper=False, left=False)
+        work = b.clone()
+        x = XP.solve_triangular_overwrite(rr, work, upper=True, left=False, adjoint=True)
+        torch.testing.assert_close(x, expected)
+        assert x.data_ptr() == work.data_ptr()  # the solution is in the temporary
+        graph = b.clone().requires_grad_()
+        x = XP.solve_triangular_overwrite(rr, graph * 1, upper=True, left=False, adjoint=True)
+        torch.testing.assert_close(x, expected)
+        assert x.grad_fn is not None
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_assembling_vocabulary_matches_the_generic_forms(grad):
+    gen = torch.Generator().manual_seed(8)
+
+    def rand(*shape):
+        return torch.randn(*shape, dtype=torch.float64, generator=gen).requires_grad_(grad)
+
+    a11, a12, a21, a22 = rand(2, 3, 3), rand(2, 3, 4), rand(2, 4, 3), rand(2, 4, 4)
+    base = Backend()
+    base.concat = XP.concat
+    base.tril, base.triu = XP.tril, XP.triu
+    torch.testing.assert_close(XP.block_2x2(a11, a12, a21, a22),
+                               Backend.block_2x2(base, a11, a12, a21, a22))
+    left, q, r2 = rand(2, 3, 3), rand(2, 3, 3), rand(2, 3, 5)
+    torch.testing.assert_close(XP.concat_product(left, q, r2), torch.cat([left, q @ r2], -1))
+    torch.testing.assert_close(XP.triangles(a22, a22.mT), a22.tril() + a22.mT.triu(1))
+    c = rand(2, 3, 5)
+    torch.testing.assert_close(XP.addmm(c, q, r2, alpha=-1.0), c - q @ r2)

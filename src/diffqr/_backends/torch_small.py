@@ -39,17 +39,17 @@ def is_batch_last(x: torch.Tensor) -> bool:
 
 
 def takes(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Whether :func:`matmul` computes ``a @ b``: tiny matrices, one batch, one of them
+    """Whether :func:`matmul` computes ``a @ b``: tiny nonempty matrices, one batch, one of them
     batch-last (as the factors of :func:`householder_qr` are)."""
-    return (a.ndim == b.ndim >= 3 and a.shape[:-2] == b.shape[:-2]
+    return (a.ndim == b.ndim >= 3 and a.shape[:-2] == b.shape[:-2] and a.numel() and b.numel()
             and max(*a.shape[-2:], b.shape[-1]) <= MAX_SIZE
             and (is_batch_last(a) or is_batch_last(b)))
 
 
 def to_batch_last(x: torch.Tensor) -> torch.Tensor:
-    """``x`` as one batch ``(B, m, n)`` stored batch-last (no copy if it already is)."""
+    """``x`` as one batch ``(B, m, n)`` with batch stride 1 (no copy if it already is)."""
     x = x.reshape(-1, *x.shape[-2:])
-    return x.permute(1, 2, 0).contiguous().permute(2, 0, 1)
+    return x if is_batch_last(x) else x.permute(1, 2, 0).contiguous().permute(2, 0, 1)
 
 
 def matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -86,9 +86,10 @@ def householder_qr(a: torch.Tensor, *, complete: bool) -> tuple[torch.Tensor, to
     batch ``(..., m, n)`` of tiny matrices, vectorized over the batch.
 
     ``Q`` and ``R`` come stored batch-last (``torch.linalg.qr`` too returns non-contiguous,
-    column-major factors), which saves transposing them here and in the backward pass.  Entries
-    beyond ``[√tiny / eps, √huge / 4m]`` (where squares would under- or overflow: norms are
-    computed without LAPACK's rescaling) and non-finite ones are left to LAPACK.
+    column-major factors), which saves transposing them here and in the backward pass.  Norms
+    are sums of squares, without LAPACK's rescaling: input with entries above ``√huge / 4m`` or
+    non-finite ones, and columns of norm below ``√tiny / eps`` (whose squares lose precision or
+    vanish), are left to LAPACK.
     """
     batch, (m, n) = a.shape[:-2], a.shape[-2:]
     k = min(m, n)
@@ -98,52 +99,65 @@ def householder_qr(a: torch.Tensor, *, complete: bool) -> tuple[torch.Tensor, to
     w = _entries(r_out) if kr == m else a.new_empty((m, n, batch.numel()))
     w.copy_(_entries(a))
     finfo = torch.finfo(a.dtype)
-    low, high = torch.aminmax(w)
-    largest = max(-low.item(), high.item())  # NaN if any entry is
-    if not finfo.tiny ** 0.5 / finfo.eps <= largest <= finfo.max ** 0.5 / (4 * m):
+    smallest, largest = torch.aminmax(w)
+    if not max(-smallest.item(), largest.item()) <= finfo.max ** 0.5 / (4 * m):  # also NaN
         return torch.linalg.qr(a, mode="complete" if complete else "reduced")
     size = w.shape[-1]
-    beta = w.new_empty(size)
-    skip = w.new_empty(size, dtype=torch.bool)
+    minus_beta = w.new_empty(size)
     denom = w.new_empty(size)
+    norms = w.new_empty((k, size))
+    zero_tails = w.new_empty((k, size), dtype=torch.bool)
     taus = w.new_empty((k, size))
     s = w.new_empty((max(n, kq), size))  # the row vᵀ·(block) of one reflector application
 
-    def reflect(block: torch.Tensor, tail: torch.Tensor, tau: torch.Tensor) -> None:
+    def reflect(block: torch.Tensor, tail: tuple[torch.Tensor, ...], tau: torch.Tensor) -> None:
         """``block ← (I − τ v vᵀ) block`` for ``v = [1; tail]`` (block: ``1 + len(tail)`` rows)."""
+        first, *rest = block.unbind(0)
         row = s[: block.shape[1]]
-        row.copy_(block[0])
-        for i in range(tail.shape[0]):
-            row.addcmul_(tail[i], block[1 + i])
+        row.copy_(first)
+        for v, x in zip(tail, rest, strict=True):
+            row.addcmul_(v, x)
         row.mul_(tau)
-        block[0].sub_(row)
-        for i in range(tail.shape[0]):
-            block[1 + i].addcmul_(tail[i], row, value=-1)
+        first.sub_(row)
+        for v, x in zip(tail, rest, strict=True):
+            x.addcmul_(v, row, value=-1)
 
-    for j in range(k):  # xGEQR2 / xLARFG, column by column
-        alpha, tail = w[j, j], w[j + 1 :, j]
-        beta.zero_()
-        for i in range(tail.shape[0]):
-            beta.addcmul_(tail[i], tail[i])
-        torch.eq(beta, 0, out=skip)  # no reflection when the column is already reduced
-        beta.addcmul_(alpha, alpha).sqrt_()
-        torch.copysign(beta, alpha, out=beta).neg_()  # β = −sign(α) ‖(α, tail)‖
-        torch.where(skip, alpha, beta, out=beta)
-        torch.sub(alpha, beta, out=denom)
-        tau = taus[j]
-        torch.div(denom, beta, out=tau).neg_().masked_fill_(skip, 0)  # τ = (β − α) / β
-        tail.div_(denom.masked_fill_(skip, 1))  # v = tail / (α − β)
-        alpha.copy_(beta)
+    # xGEQR2 / xLARFG, column by column.  The reflector of the last row (m ≤ n) has an empty tail:
+    # LAPACK's is the identity (τ = 0), so it is skipped.
+    reflectors = range(min(k, m - 1))
+    tails = []  # the rows of each v below its leading 1 (views of w)
+    for j in reflectors:
+        alpha, tail, norm, zero_tail, tau = w[j, j], w[j + 1 :, j], norms[j], zero_tails[j], taus[j]
+        torch.any(tail, 0, out=zero_tail).logical_not_()
+        reduced = bool(zero_tail.any())  # columns LAPACK leaves alone (τ = 0, β = α): rare
+        tails.append(tail.unbind(0))
+        torch.mul(alpha, alpha, out=norm)
+        for v in tails[j]:
+            norm.addcmul_(v, v)
+        norm.sqrt_()
+        torch.copysign(norm, alpha, out=minus_beta)  # β = −sign(α) ‖(α, tail)‖
+        if reduced:
+            torch.where(zero_tail, -alpha, minus_beta, out=minus_beta)
+        torch.add(alpha, minus_beta, out=denom)  # α − β
+        torch.div(denom, minus_beta, out=tau)  # τ = (β − α) / β
+        if reduced:
+            tau.masked_fill_(zero_tail, 0)
+            denom.masked_fill_(zero_tail, 1)
+        tail.div_(denom)  # v = tail / (α − β)
+        torch.neg(minus_beta, out=alpha)
         if j + 1 < n:
-            reflect(w[j:, j + 1 :], tail, tau)  # H applied to the remaining columns
+            reflect(w[j:, j + 1 :], tails[j], tau)  # H applied to the remaining columns
+    if ((norms < finfo.tiny ** 0.5 / finfo.eps) & ~zero_tails)[: len(reflectors)].any():
+        return torch.linalg.qr(a, mode="complete" if complete else "reduced")
 
     q_out = _empty_batch_last(batch, m, kq, a)
     q = _entries(q_out).zero_()
     q.diagonal(dim1=0, dim2=1).fill_(1)
-    for j in reversed(range(k)):  # xORG2R: Q = H_1 ⋯ H_k I
-        reflect(q[j:, j:], w[j + 1 :, j], taus[j])
+    for j in reversed(reflectors):  # xORG2R: Q = H_1 ⋯ H_k I
+        reflect(q[j:, j:], tails[j], taus[j])
     r = _entries(r_out)
     if kr < m:
         r.copy_(w[:kr])
-    r.masked_fill_(torch.ones(kr, n, dtype=torch.bool, device=a.device).tril(-1)[..., None], 0)
+    for j in range(min(kr, n)):
+        r[j + 1 :, j].zero_()
     return q_out, r_out

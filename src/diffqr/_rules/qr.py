@@ -48,7 +48,7 @@ def _is_complete_deep(q: Array, r: Array, xp: Backend) -> bool:
 # halves are split again down to blocks of _SPLIT_LEAF_SIZE (smaller products run slower, measured
 # with MKL: 62-wide blocks at 60 % of the speed of 250-wide ones).
 _SPLIT_MIN_SIZE = 64
-_SPLIT_LEAF_SIZE = 128
+_SPLIT_LEAF_SIZE = 64
 
 
 def _m_matrix(xp: Backend, q: Array, r1: Array, q_bar: Array | None, r1_bar: Array | None
