@@ -6,8 +6,9 @@ same head gradients for L and Q.  A second table times diffqr's backward alone w
 run on the host with NumPy (what diffqr does) against the same rules run on MXNet arrays through
 the MXNet vocabulary (the design alternative).
 
-usage (in the MXNet environment, from the repository root):
-    .venv-mxnet/bin/python benchmarks/bench_mxnet.py [--quick]
+usage (in the MXNet environment, from the repository root; one BLAS thread for both sides):
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 PYTHONPATH=src \
+        .venv-mxnet/bin/python benchmarks/bench_mxnet.py [--quick]
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import mxnet as mx
 import numpy as np
 
 import diffqr
-from diffqr._backends.mxnet import BACKEND
+from diffqr._backends.mxnet import BACKEND, _from_host
 from diffqr._backends.numpy import BACKEND as NUMPY
 from diffqr._primitives import QR
 
@@ -28,15 +29,19 @@ QUICK_SHAPES = [(32, 64), (128, 256), (64, 16, 48)]
 DTYPES = ("float32", "float64")
 
 
-def best_time(fn, repeat: int) -> float:
-    """Best of ``repeat`` runs (after one warm-up), in seconds; ``fn`` must synchronize."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
+def best_times(fns, repeat: int) -> list[float]:
+    """Best of ``repeat`` runs of each function (after one warm-up), in seconds, the functions
+    taking turns so that a change of load on a shared machine hits them alike; each ``fn`` must
+    synchronize."""
+    for fn in fns:
         fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    times = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, samples in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - start)
+    return [min(samples) for samples in times]
 
 
 def lq_pair(shape, dtype, rng):
@@ -74,10 +79,10 @@ def backward_designs(shape, dtype, rng):
         (a_bar,) = QR.vjp(BACKEND, *device, **options)
         a_bar.wait_to_read()
 
-    def on_host():  # what diffqr's Function does: copy out, NumPy rules, copy back
+    def on_host():  # what diffqr's backward does: copy out, NumPy rules, copy back
         inputs, outputs, cots = (tuple(x.asnumpy() for x in group) for group in device)
         (a_bar,) = QR.vjp(NUMPY, inputs, outputs, cots, **options)
-        mx.nd.array(a_bar, dtype=dtype).wait_to_read()
+        _from_host(a_bar, device[0][0]).wait_to_read()
 
     return on_mxnet, on_host
 
@@ -90,14 +95,14 @@ def compare(title: str, names: tuple[str, str], make_pair, shapes, repeat: int, 
     print(header + "\n" + "-" * len(header))
     for shape in shapes:
         for dtype in DTYPES:
-            first, second = (best_time(fn, repeat) for fn in make_pair(shape, dtype, rng))
+            first, second = best_times(make_pair(shape, dtype, rng), repeat)
             print(f"{'×'.join(map(str, shape)):<14}{dtype:<9}{1e3 * first:>11.2f}"
                   f"{1e3 * second:>11.2f}{second / first:>{len(header) - 45}.2f}")
 
 
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
-    shapes, repeat = (QUICK_SHAPES, 3) if quick else (SHAPES, 5)
+    shapes, repeat = (QUICK_SHAPES, 3) if quick else (SHAPES, 9)
     rng = np.random.default_rng(0)
     print(f"MXNet {mx.__version__}, NumPy {np.__version__}, best of {repeat}, milliseconds")
     compare("LQ forward + backward (head gradients for L and Q)", ("gelqf", "diffqr"), lq_pair,

@@ -34,11 +34,16 @@ Array = Any
 
 def _factor(
     A: Array, *, mode: str, pivoting: bool, rank: int | None, check_finite_: bool, argument: str,
-    method: str = "householder",
+    method: str = "householder", adjoint: bool = False,
 ) -> tuple[Array, Array, Array | None]:
-    """Differentiable (pivoted, truncated) QR of ``A``: ``(Q, R, P or None)``."""
+    """Differentiable (pivoted, truncated) QR of ``A``: ``(Q, R, P or None)``.
+
+    With ``adjoint``, the QR of ``Aᴴ`` returned as ``(Qᴴ, Rᴴ, P or None)``: LQ's ``Q`` and ``L``.
+    """
     xp = backend_for(**{argument: A})
     m, n = check_matrix(xp, argument, A)
+    if adjoint:
+        m, n = n, m
     k = check_rank(rank, m, n)
     if rank is not None and mode == "complete":
         raise ValueError("mode='complete' has no truncated form; use rank=None or mode='reduced'")
@@ -47,12 +52,15 @@ def _factor(
     method = resolve_method(xp, method, mode=mode, pivoting=pivoting, k=k, m=m, n=n)
     if check_finite_:
         A = check_finite(xp, argument, A)
-    perm = None
-    if pivoting:
-        perm = xp.column_pivots(A, rank if rank is None else k)
-        A = xp.take_columns(A, perm)
-    q, r = xp.apply(QR, (A,), {"mode": mode, "rank": k, "method": method})
-    return q, r, perm
+    options = {"mode": mode, "rank": k, "method": method}
+    if not pivoting:
+        q, r = (xp.apply_adjoint if adjoint else xp.apply)(QR, (A,), options)
+        return q, r, None
+    if adjoint:
+        A = xp.mH(A)
+    perm = xp.column_pivots(A, rank if rank is None else k)
+    q, r = xp.apply(QR, (xp.take_columns(A, perm),), options)
+    return (xp.mH(q), xp.mH(r), perm) if adjoint else (q, r, perm)
 
 
 def qr(
@@ -149,17 +157,10 @@ def lq(
     """
     A = as_numpy_if_plain(A)
     check_option("mode", mode, LQ_MODES)
-    xp = backend_for(A=A)
-    check_matrix(xp, "A", A)
-    q, r, perm = _factor(
-        xp.mH(A),
-        mode=mode,
-        pivoting=pivoting,
-        rank=rank,
-        check_finite_=check_finite,
-        argument="A",
+    q_factor, l_factor, perm = _factor(
+        A, mode=mode, pivoting=pivoting, rank=rank, check_finite_=check_finite, argument="A",
+        adjoint=True,
     )
-    l_factor, q_factor = xp.mH(r), xp.mH(q)
     if perm is None:
         return LQResult(l_factor, q_factor)
     return PivotedLQResult(l_factor, q_factor, perm)

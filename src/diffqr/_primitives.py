@@ -2,7 +2,7 @@
 
 Each framework adapter turns a :class:`Primitive` into a function of its own autodiff system with
 one generic hook (``Backend.apply``): a ``torch.autograd.Function``, a ``jax.custom_jvp``, a
-``tf.custom_gradient``, an ``mx.autograd.Function``.  Adding a primitive here adds it to every
+``tf.custom_gradient``, an MXNet custom function.  Adding a primitive here adds it to every
 framework at once.
 """
 

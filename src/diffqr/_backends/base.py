@@ -169,3 +169,11 @@ class Backend:
         primitives), so higher derivatives go through the same hook.
         """
         raise NotImplementedError
+
+    def apply_adjoint(self, primitive: Any, inputs: tuple[Array, ...], options: dict[str, Any]
+                      ) -> Any:
+        """:meth:`apply` to the conjugate transposes of ``inputs``, returning the conjugate
+        transposes of its outputs: LQ is the adjoint of QR.  Adapters whose transposes are copies
+        (MXNet) override it to factor ``A`` directly."""
+        outputs = self.apply(primitive, tuple(self.mH(x) for x in inputs), options)
+        return tuple(self.mH(y) for y in outputs)
