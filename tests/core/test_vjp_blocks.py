@@ -69,7 +69,7 @@ def test_recursive_split_agrees_with_unsplit(rng, monkeypatch, shape, dtype):
 
 @pytest.mark.parametrize("shape", [(80, 70), (70, 90), (5, 5), (3, 4, 4)])
 def test_vjp_leaves_its_inputs_alone_every_shape(rng, shape):
-    """The backward solves in place into its own temporary, never into a cotangent."""
+    """The backward never writes into its inputs or cotangents (it fills its own temporaries)."""
     a = random_matrix(rng, shape, "float64")
     q, r = diffqr.qr(a)
     q_bar, r_bar = random_matrix(rng, q.shape), random_matrix(rng, r.shape)

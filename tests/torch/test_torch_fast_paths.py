@@ -249,24 +249,7 @@ def test_unrolled_product_of_mixed_layouts():
                                torch.zeros(300, 4, 4, dtype=a.dtype), atol=1e-12, rtol=0)
 
 
-# ---------------------------------------------------------------- vocabulary with in-place variants
-
-def test_overwriting_solve_writes_in_place_only_without_a_graph():
-    gen = torch.Generator().manual_seed(7)
-    r = torch.linalg.qr(torch.randn(6, 6, dtype=torch.float64, generator=gen)).R
-    for shape in [(9, 6), (300, 3, 3)]:
-        rr = r if len(shape) == 2 else torch.linalg.qr(torch.randn(shape, dtype=torch.float64)).R
-        b = torch.randn(shape, dtype=torch.float64, generator=gen)
-        expected = torch.linalg.solve_triangular(rr.mH, b, upper=False, left=False)
-        work = b.clone()
-        x = XP.solve_triangular_overwrite(rr, work, upper=True, left=False, adjoint=True)
-        torch.testing.assert_close(x, expected)
-        assert x.data_ptr() == work.data_ptr()  # the solution is in the temporary
-        graph = b.clone().requires_grad_()
-        x = XP.solve_triangular_overwrite(rr, graph * 1, upper=True, left=False, adjoint=True)
-        torch.testing.assert_close(x, expected)
-        assert x.grad_fn is not None
-
+# ---------------------------------------------------------------- vocabulary that fills one result
 
 @pytest.mark.parametrize("grad", [False, True])
 def test_assembling_vocabulary_matches_the_generic_forms(grad):

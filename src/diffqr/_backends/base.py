@@ -63,17 +63,6 @@ class Backend:
         """Solve ``op(r) x = b`` (``left``) or ``x op(r) = b``, ``op`` = identity or ``ᴴ``."""
         raise NotImplementedError
 
-    def solve_triangular_overwrite(
-        self, r: Array, b: Array, *, upper: bool, left: bool = True, adjoint: bool = False
-    ) -> Array:
-        """:meth:`solve_triangular` that may write the solution over ``b``.
-
-        For a temporary ``b`` that the rule owns and never reads again.  Adapters solve in place
-        where their autodiff does not record the operation (LAPACK's ``trsm`` works in place),
-        which saves allocating and copying a result as large as ``b``.
-        """
-        return self.solve_triangular(r, b, upper=upper, left=left, adjoint=adjoint)
-
     def block_2x2(self, a11: Array, a12: Array, a21: Array, a22: Array) -> Array:
         """The block matrix ``[[a11, a12], [a21, a22]]``; adapters may fill one result in place
         of concatenating twice."""

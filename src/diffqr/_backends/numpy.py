@@ -12,7 +12,6 @@ def _solve_triangular_2d_or_batched(r: np.ndarray, b: np.ndarray, **kwargs) -> n
     """``scipy.linalg.solve_triangular`` over leading batch axes (old SciPy does not batch)."""
     if r.ndim == 2 and b.ndim == 2:
         return scipy.linalg.solve_triangular(r, b, **kwargs)
-    kwargs["overwrite_b"] = False  # the slices below may be read-only broadcasts
     shape = np.broadcast_shapes(r.shape[:-2], b.shape[:-2])
     r = np.broadcast_to(r, shape + r.shape[-2:])
     b = np.broadcast_to(b, shape + b.shape[-2:])
@@ -99,20 +98,16 @@ class NumpyBackend(Backend):
         return np.triu(a, k)
 
     def solve_triangular(self, r, b, *, upper, left=True, adjoint=False):
-        return self._solve_triangular(r, b, upper, left, adjoint, overwrite=False)
-
-    def solve_triangular_overwrite(self, r, b, *, upper, left=True, adjoint=False):
-        return self._solve_triangular(r, b, upper, left, adjoint, overwrite=True)
-
-    def _solve_triangular(self, r, b, upper, left, adjoint, overwrite):
-        # overwrite_b: LAPACK's trtrs solves in b's memory when b is Fortran-ordered (bᴴ of a
-        # C-ordered real b is); otherwise SciPy copies as usual.
-        kwargs = dict(lower=not upper, check_finite=False, overwrite_b=overwrite)
         if left:
-            return _solve_triangular_2d_or_batched(r, b, trans="C" if adjoint else "N", **kwargs)
+            return _solve_triangular_2d_or_batched(
+                r, b, lower=not upper, trans="C" if adjoint else "N", check_finite=False
+            )
         # x op(r) = b  <=>  op(r)ᴴ xᴴ = bᴴ
-        return self.mH(_solve_triangular_2d_or_batched(r, self.mH(b),
-                                                       trans="N" if adjoint else "C", **kwargs))
+        return self.mH(
+            _solve_triangular_2d_or_batched(
+                r, self.mH(b), lower=not upper, trans="N" if adjoint else "C", check_finite=False
+            )
+        )
 
     def cholesky(self, a):
         try:

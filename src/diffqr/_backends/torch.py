@@ -75,13 +75,14 @@ class TorchBackend(Backend):
         return torch.where(below, lower, upper)
 
     def solve_triangular(self, r, b, *, upper, left=True, adjoint=False):
-        return _solve_triangular(r, b, upper=upper, left=left, adjoint=adjoint, overwrite=False)
-
-    def solve_triangular_overwrite(self, r, b, *, upper, left=True, adjoint=False):
-        same_shape = torch.broadcast_shapes(r.shape[:-2], b.shape[:-2]) == b.shape[:-2]
-        overwrite = same_shape and r.dtype == b.dtype and _graph_free(r, b)
-        return _solve_triangular(r, b, upper=upper, left=left, adjoint=adjoint,
-                                 overwrite=overwrite)
+        if adjoint:
+            r, upper = r.mH, not upper
+        if _many_tiny_systems(r, b):
+            if left:
+                return _substitute(r, b, upper=upper)
+            # x r = b  <=>  rᵀ xᵀ = bᵀ  (plain transposes: no conjugation involved)
+            return _substitute(r.mT, b.mT, upper=not upper).mT
+        return torch.linalg.solve_triangular(r, b, upper=upper, left=left)
 
     def block_2x2(self, a11, a12, a21, a22):
         blocks = (a11, a12, a21, a22)
@@ -199,33 +200,16 @@ def _many_tiny_systems(r: torch.Tensor, b: torch.Tensor) -> bool:
     return r.shape[-1] <= _TINY_SIZE and len(batch) > 0 and batch.numel() >= _MANY_SYSTEMS
 
 
-def _solve_triangular(r: torch.Tensor, b: torch.Tensor, *, upper: bool, left: bool,
-                      adjoint: bool, overwrite: bool) -> torch.Tensor:
-    """``op(r) x = b`` or ``x op(r) = b``; the solution written over ``b`` if ``overwrite``."""
-    if adjoint:
-        r, upper = r.mH, not upper
-    out = b if overwrite else None
-    if _many_tiny_systems(r, b):
-        if left:
-            return _substitute(r, b, upper=upper, out=out)
-        # x r = b  <=>  rᵀ xᵀ = bᵀ  (plain transposes: no conjugation involved)
-        return _substitute(r.mT, b.mT, upper=not upper, out=None if out is None else out.mT).mT
-    return torch.linalg.solve_triangular(r, b, upper=upper, left=left, out=out)
-
-
-def _substitute(t: torch.Tensor, b: torch.Tensor, *, upper: bool,
-                out: torch.Tensor | None = None) -> torch.Tensor:
+def _substitute(t: torch.Tensor, b: torch.Tensor, *, upper: bool) -> torch.Tensor:
     """Solve ``t x = b`` for a tiny triangular ``t`` by forward/back substitution, row by row
-    (into ``out``, which may be ``b``, when autodiff does not record it)."""
+    (in place into a new tensor of ``b``'s layout when autodiff does not record it)."""
     k = t.shape[-1]
     order = range(k - 1, -1, -1) if upper else range(k)
-    if out is None and _graph_free(t, b) and t.shape[:-2] == b.shape[:-2]:
+    if _graph_free(t, b) and t.shape[:-2] == b.shape[:-2]:
         out = torch.empty_like(b)  # b's layout (e.g. batch-last) kept
-    if out is not None:
         for i in order:
             row = out[..., i, :]
-            if out is not b:
-                row.copy_(b[..., i, :])
+            row.copy_(b[..., i, :])
             for j in range(i + 1, k) if upper else range(i):
                 row.addcmul_(t[..., i, j, None], out[..., j, :], value=-1)
             row.div_(t[..., i, i, None])

@@ -133,7 +133,7 @@ def _square_vjp(
         h = _copyltu_m(xp, q, r1, q_bar, r1_bar)
         g = xp.matmul(q, h) if q_bar is None else xp.addmm(q_bar, q, h)
         del h  # free it before the solve allocates its result
-    return xp.solve_triangular_overwrite(r1, g, upper=True, left=False, adjoint=True)
+    return xp.solve_triangular(r1, g, upper=True, left=False, adjoint=True)
 
 
 def _householder_completion(xp: Backend, q: Array, n: int) -> tuple[Array, Array, Array]:
