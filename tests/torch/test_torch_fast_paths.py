@@ -269,3 +269,18 @@ def test_assembling_vocabulary_matches_the_generic_forms(grad):
     torch.testing.assert_close(XP.triangles(a22, a22.mT), a22.tril() + a22.mT.triu(1))
     c = rand(2, 3, 5)
     torch.testing.assert_close(XP.addmm(c, q, r2, alpha=-1.0), c - q @ r2)
+
+
+@pytest.mark.parametrize("batch", [(), (3,), (2, 1)])
+@pytest.mark.parametrize("upper", [True, False])
+@pytest.mark.parametrize("adjoint", [True, False])
+def test_right_solve_in_left_form_matches_and_stays_row_major(batch, upper, adjoint):
+    """float64 ``x op(r) = b`` is solved as ``op(r)ᴴ xᴴ = bᴴ``: same x, and row-major like b."""
+    gen = torch.Generator().manual_seed(9)
+    r = torch.randn(*batch, 5, 5, dtype=torch.float64, generator=gen) + 5 * torch.eye(5)
+    r = r.triu() if upper else r.tril()
+    b = torch.randn(*batch, 7, 5, dtype=torch.float64, generator=gen)
+    x = XP.solve_triangular(r, b, upper=upper, left=False, adjoint=adjoint)
+    op_r = r.mH if adjoint else r
+    torch.testing.assert_close(x @ op_r, b, rtol=1e-12, atol=1e-12)
+    assert x.is_contiguous()
