@@ -5,9 +5,12 @@ both ops see the same machine load.  One line per shape: the VJP ratio diffqr / 
 medians it comes from.
 
 Single-threaded by default (XLA, OpenBLAS): on a shared machine oversubscribed LAPACK/Eigen threads
-make timings swing by 10x; set XLA_FLAGS / OPENBLAS_NUM_THREADS yourself to override.
+make timings swing by 10x; set XLA_FLAGS / OPENBLAS_NUM_THREADS yourself to override.  XLA's CPU
+dots (YNNPACK) still run on its intra-op pool, one thread per core, whatever XLA_FLAGS say, while
+the triangular solve (a LAPACK call) runs on one: so the process is pinned to one core, unless
+``--all-cores``.
 
-usage: PYTHONPATH=src python benchmarks/bench_jax.py [--repeats N]
+usage: PYTHONPATH=src python benchmarks/bench_jax.py [--repeats N] [--all-cores]
 """
 
 from __future__ import annotations
@@ -15,6 +18,14 @@ from __future__ import annotations
 import argparse
 import os
 import time
+
+_PARSER = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+_PARSER.add_argument("--repeats", type=int, default=15)
+_PARSER.add_argument("--all-cores", action="store_true",
+                     help="do not pin the process to one core (XLA's dots then use every core)")
+ARGS = _PARSER.parse_args()
+if not ARGS.all_cores and hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # before XLA sizes its thread pool
 
 for _name, _value in (("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
                        "intra_op_parallelism_threads=1"),
@@ -67,12 +78,11 @@ def bench(shape: tuple[int, int], repeats: int, rng: np.random.Generator) -> dic
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=15)
-    args = parser.parse_args()
+    args = ARGS
     jax.config.update("jax_enable_x64", True)
     rng = np.random.default_rng(0)
-    print(f"jax {jax.__version__}, float64, jit, 1 thread unless overridden, median of "
+    cores = "all cores" if args.all_cores else "pinned to one core"
+    print(f"jax {jax.__version__}, float64, jit, {cores}, median of "
           f"{args.repeats} interleaved repeats")
     for shape in SHAPES:
         times = bench(shape, args.repeats, rng)
