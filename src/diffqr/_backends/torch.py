@@ -162,12 +162,12 @@ BACKEND = TorchBackend()
 # Below this size a batched LAPACK triangular solve is dominated by its per-matrix call overhead:
 # substitution, vectorized over the batch, is several times faster for 10⁴ systems of size 3.
 _TINY_SIZE = 4
+_MANY_SYSTEMS = 256
 # MKL's double-precision trsm runs as fast from the left as from the right, so the left form
 # saves the transposing copies (backward of 2000 × 500: 99 → 89 ms); its single-precision left
 # trsm is slower than the copies cost (13 → 16-20 ms), and for complex bᴴ the conjugation is
 # a copy of its own (backward 269 → 309 ms).
 _LEFT_SOLVE_DTYPES = (torch.float64,)
-_MANY_SYSTEMS = 256
 
 
 def _plain(*tensors: torch.Tensor) -> bool:
