@@ -41,7 +41,8 @@ def is_batch_last(x: torch.Tensor) -> bool:
 def takes(a: torch.Tensor, b: torch.Tensor) -> bool:
     """Whether :func:`matmul` computes ``a @ b``: tiny nonempty matrices, one batch, one of them
     batch-last (as the factors of :func:`householder_qr` are)."""
-    return (a.ndim == b.ndim >= 3 and a.shape[:-2] == b.shape[:-2] and a.numel() and b.numel()
+    return (a.ndim == b.ndim >= 3 and a.shape[:-2] == b.shape[:-2]
+            and a.numel() > 0 and b.numel() > 0
             and max(*a.shape[-2:], b.shape[-1]) <= MAX_SIZE
             and (is_batch_last(a) or is_batch_last(b)))
 
