@@ -1,0 +1,190 @@
+"""HIPS autograd adapter: NumPy arrays traced by ``autograd.grad`` / ``jacobian`` / ``make_jvp``.
+
+Each primitive becomes an ``autograd.extend.primitive`` whose forward is the NumPy adapter's
+(LAPACK) and whose VJP and JVP run the shared rules over the vocabulary below, written in
+``autograd.numpy`` so that autograd traces the rules again (higher order).  The triangular solve
+is itself such a primitive.  autograd's cotangent of a complex ``X`` is ``∂ℓ/∂Re X − i ∂ℓ/∂Im X``,
+the conjugate of diffqr's convention: cotangents are conjugated on the way in and out.
+"""
+
+from __future__ import annotations
+
+import autograd.numpy as anp
+import numpy as np
+from autograd.extend import defjvp_argnums, defvjp_argnums, primitive
+from autograd.tracer import Box, getval
+
+from .._primitives import PRIMITIVES
+from . import numpy as numpy_adapter
+from .base import Backend
+
+
+def is_traced(x) -> bool:
+    """True for an autograd tracer (an ``ArrayBox``) of any nesting depth."""
+    return isinstance(x, Box)
+
+
+class AutogradBackend(Backend):
+    name = "autograd"
+
+    def matmul(self, a, b):
+        return anp.matmul(a, b)
+
+    def mH(self, a):
+        return anp.conj(anp.swapaxes(a, -1, -2))
+
+    def tril(self, a, k=0):
+        return anp.tril(a, k)
+
+    def triu(self, a, k=0):
+        return anp.triu(a, k)
+
+    def solve_triangular(self, r, b, *, upper, left=True, adjoint=False):
+        if left:
+            return _solve_left(r, b, upper=upper, adjoint=adjoint)
+        # x op(r) = b  <=>  op(r)ᴴ xᴴ = bᴴ
+        return self.mH(_solve_left(r, self.mH(b), upper=upper, adjoint=not adjoint))
+
+    def cholesky(self, a):
+        return numpy_adapter.BACKEND.cholesky(getval(a))  # not differentiated (CholeskyQR)
+
+    def solve(self, a, b):
+        return anp.linalg.solve(a, b)
+
+    def concat(self, arrays, axis):
+        return anp.concatenate(arrays, axis=axis)
+
+    def sum(self, a, axis):
+        return anp.sum(a, axis=axis)
+
+    def zeros_like(self, a):
+        return np.zeros(self.shape(a), dtype=_dtype(a))
+
+    def eye_like(self, a, n):
+        return np.eye(n, dtype=_dtype(a))
+
+    def real(self, a):
+        return anp.real(a)
+
+    def shape(self, a):
+        return np.shape(getval(a))
+
+    def to_host(self, a):
+        return np.asarray(getval(a))
+
+    def dtype_name(self, a):
+        return _dtype(a).name
+
+    def householder_qr(self, a, *, complete):
+        return numpy_adapter.BACKEND.householder_qr(getval(a), complete=complete)
+
+    def qr_r(self, a):
+        return numpy_adapter.BACKEND.qr_r(getval(a))
+
+    def column_pivots(self, a, rank):
+        return numpy_adapter.householder_pivots(np.asarray(getval(a)), rank)
+
+    def take_columns(self, a, perm):
+        # A[..., :, P] as A @ (one-hot P): exact for finite A, differentiable by autograd's matmul.
+        n = self.shape(a)[-1]
+        onehot = (np.arange(n)[:, None] == np.asarray(perm)[..., None, :]).astype(_dtype(a))
+        return anp.matmul(a, onehot)
+
+    def apply(self, primitive_, inputs, options):
+        return _FUNCTIONS[primitive_.name](*inputs, **options)
+
+
+def _dtype(a) -> np.dtype:
+    return np.result_type(getval(a))
+
+
+def _conj(x):
+    """Between autograd's cotangent convention and diffqr's (a no-op for real arrays)."""
+    return None if x is None else anp.conj(x) if np.iscomplexobj(getval(x)) else x
+
+
+BACKEND = AutogradBackend()
+
+
+def _wrap(prim):
+    """``prim`` as an autograd primitive with its VJP and JVP rules."""
+
+    @primitive
+    def function(*inputs, **options):
+        return tuple(prim.forward(numpy_adapter.BACKEND, *inputs, **options))
+
+    function.__name__ = f"diffqr_{prim.name}"
+    differentiable = lambda outputs: len(getval(outputs)) - prim.auxiliary  # noqa: E731
+
+    def vjp_maker(argnums, outputs, inputs, options):
+        count = differentiable(outputs)
+        primal = tuple(outputs[i] for i in range(len(getval(outputs))))
+
+        def vjp(g):
+            cotangents = tuple(_conj(g[i]) for i in range(count))
+            grads = prim.vjp(BACKEND, tuple(inputs), primal, cotangents, **options)
+            return tuple(BACKEND.zeros_like(inputs[i]) if grads[i] is None
+                         else _conj(grads[i]) for i in argnums)
+
+        return vjp
+
+    def jvp_maker(argnums, tangents_in, outputs, inputs, options):
+        tangents = [None] * len(inputs)
+        for i, t in zip(argnums, tangents_in, strict=True):
+            tangents[i] = t
+        primal = tuple(outputs[i] for i in range(len(getval(outputs))))
+        out = prim.jvp(BACKEND, tuple(inputs), primal, tuple(tangents), **options)
+        return (*out, *(BACKEND.zeros_like(y) for y in primal[len(out):]))
+
+    defvjp_argnums(function, vjp_maker)
+    defjvp_argnums(function, jvp_maker)
+    return function
+
+
+@primitive
+def _solve_left(r, b, *, upper, adjoint):
+    """``op(r)⁻¹ b`` (``op`` = identity or ``ᴴ``), LAPACK on the raw arrays."""
+    return numpy_adapter.BACKEND.solve_triangular(r, b, upper=upper, adjoint=adjoint)
+
+
+def _solve_vjp(argnums, x, inputs, options):
+    r, _ = inputs
+    upper, adjoint = options["upper"], options["adjoint"]
+
+    def vjp(g):  # diffqr convention: b̄ = op(r)⁻ᴴ x̄,  op(r)̄ = −b̄ xᴴ on op(r)'s triangle
+        b_bar = _solve_left(r, _conj(g), upper=upper, adjoint=not adjoint)
+        op_bar = -anp.matmul(b_bar, BACKEND.mH(x))
+        r_bar = BACKEND.mH(op_bar) if adjoint else op_bar
+        r_bar = anp.triu(r_bar) if upper else anp.tril(r_bar)
+        grads = {0: _conj(r_bar), 1: _conj(b_bar)}
+        return tuple(_unbroadcast(grads[i], BACKEND.shape(inputs[i])) for i in argnums)
+
+    return vjp
+
+
+def _solve_jvp(argnums, tangents_in, x, inputs, options):
+    r, _ = inputs
+    upper, adjoint = options["upper"], options["adjoint"]
+    rhs = 0.0
+    for i, t in zip(argnums, tangents_in, strict=True):
+        if i == 1:
+            rhs = rhs + t
+        else:  # d(op(r)) x with d(op(r)) on op(r)'s triangle
+            dr = anp.triu(t) if upper else anp.tril(t)
+            rhs = rhs - anp.matmul(BACKEND.mH(dr) if adjoint else dr, x)
+    return _solve_left(r, rhs + BACKEND.zeros_like(x), upper=upper, adjoint=adjoint)
+
+
+def _unbroadcast(x, shape):
+    """Sum a cotangent over the batch axes its array was broadcast along."""
+    lead = len(BACKEND.shape(x)) - len(shape)
+    if lead:
+        x = anp.sum(x, axis=tuple(range(lead)))
+    axes = tuple(i for i, s in enumerate(shape[:-2]) if s == 1 and BACKEND.shape(x)[i] != 1)
+    return anp.sum(x, axis=axes, keepdims=True) if axes else x
+
+
+defvjp_argnums(_solve_left, _solve_vjp)
+defjvp_argnums(_solve_left, _solve_jvp)
+
+_FUNCTIONS = {p.name: _wrap(p) for p in PRIMITIVES}
