@@ -35,15 +35,10 @@ class ArrayApiBackend(Backend):
     """The vocabulary over one Array API namespace ``ns``."""
 
     def __init__(self, ns: Any):
-        if not hasattr(ns, "linalg") or not hasattr(ns.linalg, "qr"):
-            raise TypeError(
-                f"the array namespace {ns.__name__} has no linalg extension (linalg.qr), which "
-                "diffqr needs; convert the arrays to NumPy, PyTorch, JAX or CuPy first"
-            )
         self.ns = ns
         self.name = f"array_api:{ns.__name__}"
         self._dtype_names = {getattr(ns, d): d for d in _DTYPES if hasattr(ns, d)}
-        self._native_solve = _native_triangular_solver(ns)
+        self._native_solve = linalg.native_triangular_solver(ns)
 
     def _complex(self, a: Array) -> bool:
         return self.ns.isdtype(a.dtype, "complex floating")
@@ -129,27 +124,6 @@ def _small_to_host(ns: Any, d: Array) -> np.ndarray | None:
         return None
 
 
-def _native_triangular_solver(ns: Any):
-    """The namespace's own triangular solve (2-D only) where one is known: CuPy's cupyx.
-
-    Untested here (no GPU); the generic blocked solve is the fallback everywhere else.
-    """
-    if not ns.__name__.endswith("cupy"):
-        return None
-    try:
-        from cupyx.scipy.linalg import solve_triangular
-    except ImportError:
-        return None
-
-    def solve(r, b, *, upper, left, adjoint):
-        if left:
-            return solve_triangular(r, b, lower=not upper, trans="C" if adjoint else "N")
-        t = solve_triangular(r, ns.conj(b.T), lower=not upper, trans="N" if adjoint else "C")
-        return ns.conj(t.T)
-
-    return solve
-
-
 @functools.cache
 def backend_of_namespace(ns: Any) -> ArrayApiBackend:
     return ArrayApiBackend(ns)
@@ -165,4 +139,11 @@ def backend_for_arrays(arrays: dict[str, Any]) -> ArrayApiBackend:
     if len({repr(d) for d in devices.values()}) > 1:
         listing = ", ".join(f"{k} is on {d!r}" for k, d in devices.items())
         raise ValueError(f"all arrays must be on one device, but {listing}; move them first")
-    return backend_of_namespace(next(iter(spaces.values())))
+    ns = next(iter(spaces.values()))
+    # Checked on every call: array-api-strict can switch its extensions off at run time.
+    if not hasattr(ns, "linalg") or not hasattr(ns.linalg, "qr"):
+        raise TypeError(
+            f"the array namespace {ns.__name__} has no linalg extension (linalg.qr), which "
+            "diffqr needs; enable it, or convert the arrays to NumPy, PyTorch, JAX or CuPy"
+        )
+    return backend_of_namespace(ns)

@@ -113,3 +113,24 @@ def solve_triangular(xp: Namespace, r: Array, b: Array, *, upper: bool, left: bo
 def _mH(xp: Namespace, a: Array) -> Array:
     t = xp.matrix_transpose(a)
     return xp.conj(t) if _is_complex(xp, t) else t
+
+
+def native_triangular_solver(ns: Any):
+    """The namespace's own triangular solve (2-D only) where one is known: CuPy's cupyx.
+
+    Untested here (no GPU); the generic blocked solve is the fallback everywhere else.
+    """
+    if not ns.__name__.endswith("cupy"):
+        return None
+    try:
+        from cupyx.scipy.linalg import solve_triangular
+    except ImportError:
+        return None
+
+    def solve(r, b, *, upper, left, adjoint):
+        if left:
+            return solve_triangular(r, b, lower=not upper, trans="C" if adjoint else "N")
+        t = solve_triangular(r, ns.conj(b.T), lower=not upper, trans="N" if adjoint else "C")
+        return ns.conj(t.T)
+
+    return solve
