@@ -57,9 +57,9 @@ def render(results: dict[str, dict]) -> str:
         "Each cell: **diffqr** status (worst relative error of the VJP and JVP against central "
         f"finite differences in float64/complex128, tolerance {TOLERANCE:g}) / what the "
         "framework's **native** op does for the same case (`ok`, `wrong` = a gradient off by "
-        "more than the tolerance, `raises`, `absent` = no such op). NumPy and Dask have no "
-        "autodiff: their column checks the explicit rules (`diffqr.qr_vjp`, ...). `n/a`: the "
-        "framework has no such dtype.",
+        "more than the tolerance, `raises`, `absent` = no such op). NumPy, Dask and "
+        "array-api-strict have no autodiff: their column checks the explicit rules "
+        "(`diffqr.qr_vjp`, ...). `n/a`: the framework has no such dtype.",
         "",
         "| capability | " + " | ".join(frameworks) + " |",
         "| --- |" + " --- |" * len(frameworks),

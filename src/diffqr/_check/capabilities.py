@@ -53,8 +53,11 @@ def _take_rows(a: Any, perm: Any) -> Any:
     return xp.mH(xp.take_columns(xp.mH(a), perm))
 
 
-def _inverse(perm: Any) -> np.ndarray:
-    """The inverse permutation, on the host (pivots are small and held constant)."""
+def _inverse(perm: Any) -> Any:
+    """The inverse permutation, on the host (pivots are small and held constant); for an Array
+    API namespace in its own namespace, on its device (which may refuse the host)."""
+    if backend_for(p=perm).name.startswith("array_api"):
+        return perm.__array_namespace__().argsort(perm, axis=-1)
     return np.argsort(np.asarray(perm), axis=-1)
 
 

@@ -77,7 +77,7 @@ class NumpyHarness(Harness):
         return np.array(x)
 
 
-HARNESS_MODULES = ("torch", "jax", "tensorflow", "mxnet", "dask")
+HARNESS_MODULES = ("torch", "jax", "tensorflow", "mxnet", "dask", "array_api", "autograd")
 
 
 def harnesses() -> list[Harness]:
