@@ -78,8 +78,10 @@ def qr(
     Parameters
     ----------
     A : array, shape (..., m, n)
-        NumPy array, torch.Tensor, jax.Array, tf.Tensor, MXNet NDArray or dask array;
-        float32, float64, complex64 or complex128.
+        NumPy array, torch.Tensor, jax.Array, tf.Tensor, MXNet NDArray, dask array, an array
+        of any other Array API namespace (array-api-strict, CuPy, ...; same namespace and device
+        out) or a NumPy array traced by HIPS autograd; float32, float64, complex64 or
+        complex128.
     mode : {"reduced", "complete", "r"}
         ``"reduced"``: Q (..., m, k), R (..., k, n) with k = min(m, n).  ``"complete"``: Q is
         (..., m, m); its last m − n columns are LAPACK's Householder completion, and their
