@@ -34,13 +34,21 @@ def _check(device, forward, rule_vjp, rule_jvp, inputs, rng, dtype):
     assert adjoint_error([to_host(y) for y in vjp], tangents, cotangents, fd) < TOL
 
 
-@pytest.mark.parametrize(("shape", "mode"), [(s, "reduced") for s in SHAPES]
-                         + [(s, "complete") for s in SHAPES if s[-2] > s[-1]])
+# factorization, its reverse- and forward-mode rules, and whether complete mode differs from
+# reduced mode for a (deep) matrix of shape (m, n)
+FACTORIZATIONS = {"qr": (diffqr.qr, diffqr.qr_vjp, diffqr.qr_jvp, lambda m, n: m > n),
+                  "lq": (diffqr.lq, diffqr.lq_vjp, diffqr.lq_jvp, lambda m, n: m < n)}
+
+
+@pytest.mark.parametrize(("name", "shape", "mode"), [
+    (name, s, mode) for name, (*_, completes) in FACTORIZATIONS.items() for s in SHAPES
+    for mode in ("reduced", "complete") if mode == "reduced" or completes(*s[-2:])])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_qr_rules(rng, device, shape, dtype, mode):
-    _check(device, lambda a: diffqr.qr(a, mode=mode),
-           lambda i, o, c: [diffqr.qr_vjp(*i, *o, *c)],
-           lambda i, o, t: diffqr.qr_jvp(*i, *o, *t),
+def test_factorization_rules(rng, device, name, shape, dtype, mode):
+    factor, vjp, jvp, _ = FACTORIZATIONS[name]
+    _check(device, lambda a: factor(a, mode=mode),
+           lambda i, o, c: [vjp(*i, *o, *c)],
+           lambda i, o, t: jvp(*i, *o, *t),
            [random_matrix(rng, shape, dtype)], rng, dtype)
 
 
@@ -54,16 +62,6 @@ def test_pivoted_qr_rules(rng, device, shape, dtype):
            lambda i, o, c: [diffqr.qr_vjp(*i, *o, *c)],
            lambda i, o, t: diffqr.qr_jvp(*i, *o, *t),
            [np.take_along_axis(a, perm[..., None, :], -1)], rng, dtype)
-
-
-@pytest.mark.parametrize(("shape", "mode"), [(s, "reduced") for s in SHAPES]
-                         + [(s, "complete") for s in SHAPES if s[-2] < s[-1]])
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_lq_rules(rng, device, shape, dtype, mode):
-    _check(device, lambda a: diffqr.lq(a, mode=mode),
-           lambda i, o, c: [diffqr.lq_vjp(*i, *o, *c)],
-           lambda i, o, t: diffqr.lq_jvp(*i, *o, *t),
-           [random_matrix(rng, shape, dtype)], rng, dtype)
 
 
 @pytest.mark.parametrize(("a_shape", "b_shape"), [
