@@ -26,37 +26,47 @@ def _device(x: Array) -> Any:
 def householder_pivots(xp: Namespace, a: Array, rank: int | None) -> Array:
     """Column pivots ``(..., n)`` (int64, on ``a``'s device) of column-pivoted Householder QR.
 
-    At step ``j`` the column of largest remaining norm is swapped to position ``j`` (the first
-    one on ties, like LAPACK's ``idamax``) and a reflector clears it below row ``j``; the norms
-    are recomputed from the reflected matrix (exact, where ``geqp3`` downdates them).  With a
-    truncation ``rank`` the pivots after the first ``rank`` are sorted, as in the NumPy adapter.
+    LAPACK ``geqp3``'s choice: at step ``j`` the column of largest remaining norm (the first in
+    the current order on ties, like ``idamax``) trades places with column ``j`` in the
+    permutation — the matrix itself is never permuted — and a reflector clears it below row
+    ``j``.  The remaining norms are downdated by the row the step finished, and recomputed where
+    cancellation has eaten half their digits (``geqp3``'s test); each step drops that row.  With
+    a truncation ``rank`` the pivots after the first ``rank`` are sorted, as in the NumPy
+    adapter.
     """
     *batch, m, n = a.shape
-    dev = _device(a)
-    columns = xp.arange(n, dtype=xp.int64, device=dev)
-    rows = xp.arange(m, dtype=xp.int64, device=dev)
+    columns = xp.arange(n, dtype=xp.int64, device=a.device)
     perm = xp.broadcast_to(columns, (*batch, n))
+    tol = float(xp.finfo(a.dtype).eps) ** 0.5
     w = a
+    norms = reference = xp.linalg.vector_norm(w, axis=-2)  # (..., n), by column of A
     for j in range(min(m, n)):
-        below = xp.astype(rows >= j, a.dtype)[:, None]  # rows j: of the trailing block
-        norms = xp.linalg.vector_norm(w * below, axis=-2)
-        norms = xp.where(columns >= j, norms, -1.0)
-        p = xp.argmax(norms, axis=-1)[..., None]  # (..., 1)
+        current = xp.take_along_axis(norms, perm, axis=-1)
+        p = xp.argmax(xp.where(columns >= j, current, -1.0), axis=-1)[..., None]  # position
+        chosen = xp.take_along_axis(perm, p, axis=-1)  # (..., 1): a column of A
         swap = xp.where(columns == j, p, xp.where(columns == p, j, columns))
         perm = xp.take_along_axis(perm, swap, axis=-1)
-        w = xp.take_along_axis(w, xp.broadcast_to(swap[..., None, :], w.shape), axis=-1)
-        x = w[..., :, j : j + 1] * below  # (..., m, 1)
-        alpha = w[..., j : j + 1, j : j + 1]
+        index = xp.broadcast_to(chosen[..., None, :], (*w.shape[:-1], 1))
+        x = xp.take_along_axis(w, index, axis=-1)  # (..., m - j, 1)
+        alpha = x[..., :1, :]
         size = xp.abs(alpha)
         phase = xp.where(size > 0, alpha / xp.where(size > 0, size, 1.0), 1.0)
-        norm_x = xp.linalg.vector_norm(x, axis=-2, keepdims=True)
-        e_j = xp.astype(rows == j, a.dtype)[:, None]
-        u = x + phase * norm_x * e_j  # reflects x onto −phase ‖x‖ e_j
-        uu = xp.sum(xp.real(xp.conj(u) * u) if _is_complex(xp, u) else u * u, axis=-2,
-                    keepdims=True)
+        # u = x + phase ‖x‖ e_1 reflects x onto −phase ‖x‖ e_1
+        u = xp.concat([alpha + phase * xp.linalg.vector_norm(x, axis=-2, keepdims=True),
+                       x[..., 1:, :]], axis=-2)
+        uh = _mH(xp, u)
+        uu = xp.real(uh @ u) if _is_complex(xp, u) else uh @ u
         scale = xp.where(uu > 0, 2.0 / xp.where(uu > 0, uu, 1.0), 0.0)
-        w = w - u * (scale * (xp.conj(xp.matrix_transpose(u)) if _is_complex(xp, u)
-                              else xp.matrix_transpose(u)) @ w)
+        w = w - u @ ((scale * uh) @ w)
+        ratio = xp.abs(w[..., 0, :]) / xp.where(norms > 0, norms, 1.0)
+        kept = xp.clip(1.0 - ratio * ratio, min=0.0)
+        w = w[..., 1:, :]
+        stale = kept * (norms / xp.where(reference > 0, reference, 1.0)) ** 2 <= tol
+        norms = norms * kept ** 0.5
+        if bool(xp.any(stale & (norms > 0))):  # one bool per step back from the device
+            exact = xp.linalg.vector_norm(w, axis=-2)
+            norms = xp.where(stale, exact, norms)
+            reference = xp.where(stale, exact, reference)
     if rank is not None and rank < n:
         perm = xp.concat([perm[..., :rank], xp.sort(perm[..., rank:], axis=-1)], axis=-1)
     return perm
