@@ -77,8 +77,9 @@ def test_dispatch_prefers_native_adapters(rng):
 @pytest.mark.parametrize("left", [True, False])
 @pytest.mark.parametrize("adjoint", [True, False])
 def test_blocked_triangular_solve(rng, device, upper, left, adjoint):
-    """Larger than one leaf (k = 77), batched with broadcasting, complex, against LAPACK."""
-    k = 77
+    """Two levels of blocks (k = 300 > 2 leaves), batched with broadcasting, complex, against
+    LAPACK."""
+    k = 300
     r = random_matrix(rng, (2, 1, k, k), "complex128") + 4 * k ** 0.5 * np.eye(k)
     r = np.triu(r) if upper else np.tril(r)
     b = random_matrix(rng, (3, k, 5) if left else (3, 5, k), "complex128")
