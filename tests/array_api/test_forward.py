@@ -90,3 +90,27 @@ def test_cholesky_method(rng, device):
         diffqr.qr(to_device(a, device), method="cholesky")
     q, _ = diffqr.qr(to_device(a, device), method="auto")  # falls back to Householder
     np.testing.assert_allclose(to_host(q), np.linalg.qr(a)[0], atol=1e-13)
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (3, 0), (2, 0, 4)])
+def test_empty_matrices(rng, device, shape):
+    a = random_matrix(rng, shape)
+    for out, expected in ((diffqr.qr(to_device(a, device)), diffqr.qr(a)),
+                          (diffqr.qr(to_device(a, device), pivoting=True),
+                           diffqr.qr(a, pivoting=True))):
+        for x, y in zip(out, expected, strict=True):
+            assert_strict(x, device)
+            assert x.shape == y.shape
+            np.testing.assert_array_equal(to_host(x), y)
+
+
+def test_inputs_are_not_modified(rng, device):
+    a, b = random_matrix(rng, (2, 6, 4), "complex128"), random_matrix(rng, (2, 6, 3), "complex128")
+    a_x, b_x = to_device(a, device), to_device(b, device)
+    q, r, p = diffqr.qr(a_x, pivoting=True)
+    diffqr.lq(a_x, pivoting=True, mode="reduced")
+    x = diffqr.lstsq(a_x, b_x, ridge=0.1)
+    diffqr.lstsq_vjp(a_x, b_x, x, x, ridge=0.1)
+    diffqr.qr_vjp(a_x, diffqr.qr(a_x).Q, diffqr.qr(a_x).R, q, r)
+    np.testing.assert_array_equal(to_host(a_x), a)
+    np.testing.assert_array_equal(to_host(b_x), b)
