@@ -107,7 +107,7 @@ def test_empty_matrices(rng, device, shape):
 def test_inputs_are_not_modified(rng, device):
     a, b = random_matrix(rng, (2, 6, 4), "complex128"), random_matrix(rng, (2, 6, 3), "complex128")
     a_x, b_x = to_device(a, device), to_device(b, device)
-    q, r, p = diffqr.qr(a_x, pivoting=True)
+    q, r, _ = diffqr.qr(a_x, pivoting=True)
     diffqr.lq(a_x, pivoting=True, mode="reduced")
     x = diffqr.lstsq(a_x, b_x, ridge=0.1)
     diffqr.lstsq_vjp(a_x, b_x, x, x, ridge=0.1)

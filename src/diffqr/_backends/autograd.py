@@ -85,10 +85,13 @@ class AutogradBackend(Backend):
         return numpy_adapter.householder_pivots(np.asarray(getval(a)), rank)
 
     def take_columns(self, a, perm):
-        # A[..., :, P] as A @ (one-hot P): exact for finite A, differentiable by autograd's matmul.
-        n = self.shape(a)[-1]
-        onehot = (np.arange(n)[:, None] == np.asarray(perm)[..., None, :]).astype(_dtype(a))
-        return anp.matmul(a, onehot)
+        # A[..., :, P] by advanced indexing with broadcast index arrays (autograd differentiates
+        # indexing; it has no take_along_axis).
+        *batch, m, n = self.shape(a)
+        perm = np.broadcast_to(np.asarray(perm), (*batch, n))
+        grids = np.indices(tuple(batch), sparse=True) if batch else ()
+        index = (*(g[..., None, None] for g in grids), np.arange(m)[:, None], perm[..., None, :])
+        return a[index]
 
     def apply(self, primitive_, inputs, options):
         return _FUNCTIONS[primitive_.name](*inputs, **options)
