@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.linalg
-from conftest import CPU, assert_strict, to_device, to_host, xp
+from strict_arrays import CPU, assert_strict, to_device, to_host, xp
 
 import diffqr
 from diffqr._backends import array_api_linalg, backend_for

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.linalg
-from conftest import assert_strict, to_device, to_host, xp
+from strict_arrays import assert_strict, to_device, to_host, xp
 
 import diffqr
 from diffqr._verify import random_matrix

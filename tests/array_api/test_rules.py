@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import assert_strict, to_device, to_host
+from strict_arrays import assert_strict, to_device, to_host
 
 import diffqr
 from diffqr._verify import adjoint_error, central_difference, random_matrix, relative_error
@@ -81,7 +81,7 @@ def test_lstsq_rules(rng, device, a_shape, b_shape, dtype, ridge):
 @pytest.mark.parametrize("shape", [(6, 3), (3, 6)])
 def test_ridge_derivatives(rng, device, shape):
     """λ̄ and the tangent along dλ, for a 0-d ridge array on the device."""
-    from conftest import xp
+    from strict_arrays import xp
 
     a, b = random_matrix(rng, shape, cond=10.0), random_matrix(rng, (shape[0], 2))
     lam, h = 0.3, 1e-6
