@@ -2,10 +2,10 @@
 
 Each primitive becomes an ``autograd.extend.primitive`` whose forward is the NumPy adapter's
 (LAPACK) and whose VJP and JVP run the shared rules over the vocabulary below, written in
-``autograd.numpy`` so that autograd traces the rules again (higher order).  The triangular solve
-is itself such a primitive.  autograd's cotangent of a complex ``X`` is ``∂ℓ/∂Re X − i ∂ℓ/∂Im X``,
-the conjugate of diffqr's convention: cotangents are conjugated on the way in and out.
-"""
+``autograd.numpy`` so that autograd traces the rules again (higher order); the triangular solve
+is a primitive of its own (:mod:`.autograd_solve`).  autograd's cotangent of a complex ``X`` is
+``∂ℓ/∂Re X − i ∂ℓ/∂Im X``, the conjugate of diffqr's convention: cotangents are conjugated on
+the way in and out."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from autograd.tracer import Box, getval
 
 from .._primitives import PRIMITIVES
 from . import numpy as numpy_adapter
+from .autograd_solve import conj_cotangent as _conj
+from .autograd_solve import solve_left as _solve_left
 from .base import Backend
 
 
@@ -101,11 +103,6 @@ def _dtype(a) -> np.dtype:
     return np.result_type(getval(a))
 
 
-def _conj(x):
-    """Between autograd's cotangent convention and diffqr's (a no-op for real arrays)."""
-    return None if x is None else anp.conj(x) if np.iscomplexobj(getval(x)) else x
-
-
 BACKEND = AutogradBackend()
 
 
@@ -143,51 +140,5 @@ def _wrap(prim):
     defjvp_argnums(function, jvp_maker)
     return function
 
-
-@primitive
-def _solve_left(r, b, *, upper, adjoint):
-    """``op(r)⁻¹ b`` (``op`` = identity or ``ᴴ``), LAPACK on the raw arrays."""
-    return numpy_adapter.BACKEND.solve_triangular(r, b, upper=upper, adjoint=adjoint)
-
-
-def _solve_vjp(argnums, x, inputs, options):
-    r, _ = inputs
-    upper, adjoint = options["upper"], options["adjoint"]
-
-    def vjp(g):  # diffqr convention: b̄ = op(r)⁻ᴴ x̄,  op(r)̄ = −b̄ xᴴ on op(r)'s triangle
-        b_bar = _solve_left(r, _conj(g), upper=upper, adjoint=not adjoint)
-        op_bar = -anp.matmul(b_bar, BACKEND.mH(x))
-        r_bar = BACKEND.mH(op_bar) if adjoint else op_bar
-        r_bar = anp.triu(r_bar) if upper else anp.tril(r_bar)
-        grads = {0: _conj(r_bar), 1: _conj(b_bar)}
-        return tuple(_unbroadcast(grads[i], BACKEND.shape(inputs[i])) for i in argnums)
-
-    return vjp
-
-
-def _solve_jvp(argnums, tangents_in, x, inputs, options):
-    r, _ = inputs
-    upper, adjoint = options["upper"], options["adjoint"]
-    rhs = 0.0
-    for i, t in zip(argnums, tangents_in, strict=True):
-        if i == 1:
-            rhs = rhs + t
-        else:  # d(op(r)) x with d(op(r)) on op(r)'s triangle
-            dr = anp.triu(t) if upper else anp.tril(t)
-            rhs = rhs - anp.matmul(BACKEND.mH(dr) if adjoint else dr, x)
-    return _solve_left(r, rhs + BACKEND.zeros_like(x), upper=upper, adjoint=adjoint)
-
-
-def _unbroadcast(x, shape):
-    """Sum a cotangent over the batch axes its array was broadcast along."""
-    lead = len(BACKEND.shape(x)) - len(shape)
-    if lead:
-        x = anp.sum(x, axis=tuple(range(lead)))
-    axes = tuple(i for i, s in enumerate(shape[:-2]) if s == 1 and BACKEND.shape(x)[i] != 1)
-    return anp.sum(x, axis=axes, keepdims=True) if axes else x
-
-
-defvjp_argnums(_solve_left, _solve_vjp)
-defjvp_argnums(_solve_left, _solve_jvp)
 
 _FUNCTIONS = {p.name: _wrap(p) for p in PRIMITIVES}
