@@ -27,13 +27,25 @@ def check(framework: str) -> dict:
 
 
 def versions(names: list[str]) -> str:
+    """``name version`` per framework column (a column's name need not be its module's)."""
     import importlib
 
+    modules = {h.name: h.module for h in harnesses()}
     found = []
     for name in names:
-        module = importlib.import_module(name)
-        found.append(f"{name} {getattr(module, '__version__', '?')}")
+        module = importlib.import_module(modules.get(name, name))
+        found.append(f"{name} {getattr(module, '__version__', None) or _installed(module)}")
     return ", ".join(found)
+
+
+def _installed(module) -> str:
+    """The version of the distribution a module comes from (autograd has no ``__version__``)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(module.__name__.split(".")[0])
+    except metadata.PackageNotFoundError:
+        return "?"
 
 
 def cell(entry: dict) -> str:
