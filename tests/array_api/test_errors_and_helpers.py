@@ -58,6 +58,15 @@ def test_rank_deficiency_is_detected_on_the_device(rng, device):
         diffqr.lstsq(to_device(a, device), b)
 
 
+def test_singular_completion_is_detected_on_the_device(device):
+    """A first column along e1 makes LAPACK skip a reflector: Q[:n, :n] − I is singular, found
+    from its singular values computed on the device."""
+    a = to_device(np.array([[2.0, 1.0], [0.0, 3.0], [0.0, 4.0]]), device)
+    q, r = diffqr.qr(a, mode="complete")
+    with pytest.raises(diffqr.RankDeficientError, match=r"Q\[:n, :n\] − I.*mode='reduced'"):
+        diffqr.qr_vjp(a, q, r, xp.ones_like(q), None)
+
+
 def test_negative_ridge_array(rng, device):
     a, b = random_matrix(rng, (5, 3)), random_matrix(rng, (5,))
     with pytest.raises(ValueError, match=">= 0"):

@@ -5,7 +5,8 @@ No autodiff here (the explicit rules ``qr_vjp`` ... are called as for NumPy).  T
 extension's ``qr`` is the forward pass; pivots and triangular solves come from
 :mod:`.array_api_linalg` unless the namespace has its own (CuPy: ``cupyx.scipy.linalg``).
 Values are read on the host only as a single ``bool`` (is ``A`` finite), a Python scalar (a 0-d
-ridge) and ``|diag R|`` (k numbers per matrix, for the rank-deficiency error).
+ridge), ``|diag R|`` (k numbers per matrix, for the rank-deficiency error) and the singular
+values of ``Q[:n, :n] − I`` (complete mode's derivative), all computed on the device.
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ class ArrayApiBackend(Backend):
 
     def abs_diagonal_on_host(self, a):
         return _small_to_host(self.ns, self.ns.abs(self.ns.linalg.diagonal(a)))
+
+    def singular_values_on_host(self, a):
+        return _small_to_host(self.ns, self.ns.linalg.svdvals(a)) if a.size else None
 
     def dtype_name(self, a):
         return self._dtype_names.get(a.dtype, str(a.dtype))

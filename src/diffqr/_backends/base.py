@@ -113,6 +113,14 @@ class Backend:
         host = self.to_host(a)
         return None if host is None else np.abs(np.diagonal(host, axis1=-2, axis2=-1))
 
+    def singular_values_on_host(self, a: Array) -> np.ndarray | None:
+        """The singular values of a small ``a`` (..., k, k) as NumPy, or ``None`` when ``a`` is
+        traced; adapters whose arrays stay on a device compute them there."""
+        host = self.to_host(a)
+        if host is None or host.size == 0:
+            return None
+        return np.linalg.svd(host, compute_uv=False)
+
     def deferred_finite_check(self, a: Array, message: str) -> Array:
         """``a``, checked for NaN/Inf when its values become known, raising ``ValueError(message)``.
 

@@ -52,11 +52,11 @@ def check_triangular_pivots(xp: Backend, r1: Array, size: int,
 
 def check_invertible(xp: Backend, a: Array) -> None:
     """Raise if the small square matrix ``a`` (``Qnn − I`` of complete mode) is singular."""
-    host = xp.to_host(a)
-    if host is None or host.size == 0:
+    values = xp.singular_values_on_host(a)
+    if values is None or values.size == 0:
         return
-    smallest = np.linalg.svd(host, compute_uv=False)[..., -1]
-    if np.any(~np.isfinite(smallest)) or np.any(smallest <= pivot_tolerance(host.dtype, 1)):
+    smallest = values[..., -1]
+    if np.any(~np.isfinite(smallest)) or np.any(smallest <= pivot_tolerance(values.dtype, 1)):
         raise RankDeficientError(
             "the derivative of the complete-mode Q needs Q[:n, :n] − I to be invertible, and it is "
             "singular here. Use mode='reduced' (the derivative of the span of the completion "
