@@ -82,6 +82,17 @@ def test_dispatch_prefers_native_adapters(rng):
     assert backend_for(A=to_device(random_matrix(rng, (3, 2)), CPU)).name.startswith("array_api")
 
 
+@pytest.mark.parametrize(("module", "make", "adapter"), [
+    ("torch", lambda m, a: m.from_numpy(a), "torch"),
+    ("jax.numpy", lambda m, a: m.asarray(a), "jax"),
+    ("dask.array", lambda m, a: m.from_array(a), "dask"),
+])
+def test_frameworks_with_an_array_namespace_keep_their_adapter(rng, module, make, adapter):
+    """Their arrays have an Array API namespace too; the native adapter comes first."""
+    framework = pytest.importorskip(module)
+    assert backend_for(A=make(framework, random_matrix(rng, (3, 2)))).name == adapter
+
+
 @pytest.mark.parametrize("upper", [True, False])
 @pytest.mark.parametrize("left", [True, False])
 @pytest.mark.parametrize("adjoint", [True, False])
