@@ -206,3 +206,19 @@ def test_triangular_solve_primitive(rng, upper, left, adjoint, dtype):
 
     check_grad(tri(fn), [r, b], rng, dtype)
     check_jvp(tri(fn), [r, b], rng, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_explicit_rules_are_differentiable(rng, dtype):
+    """The public rules on traced arrays run over the autograd vocabulary: autograd
+    differentiates them (a second derivative by hand)."""
+    a, b = random_matrix(rng, (5, 3), dtype), random_matrix(rng, (5, 2), dtype)
+    q_bar = random_matrix(rng, (5, 3), dtype)
+
+    def rules(x, y):
+        q, r = diffqr.qr(x)
+        z = diffqr.lstsq(x, y)
+        return [diffqr.qr_vjp(x, q, r, q_bar, None), *diffqr.qr_jvp(x, q, r, q_bar),
+                *diffqr.lstsq_vjp(x, y, z, z)]
+
+    check_grad(rules, [a, b], rng, dtype)
