@@ -76,7 +76,7 @@ def main() -> None:
 def _measure(runner, a_host, repeats: int, rng) -> dict[str, list[float]]:
     """CPU seconds of each variant on ``a_host``, ``repeats`` interleaved rounds after a warm-up."""
     import diffqr
-    from diffqr._backends import backend_for
+    from diffqr._dispatch import backend_for
 
     m, n = a_host.shape
     k = min(m, n)
