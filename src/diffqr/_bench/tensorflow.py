@@ -1,6 +1,6 @@
 """TensorFlow side of the benchmark: ``tf.linalg.qr`` and its gradient against ``diffqr.qr``.
 
-Eager mode, as a user's first call runs; ``benchmarks/bench_tensorflow.py`` also times both
+Eager mode, as a user's first call runs; ``python -m diffqr bench --only tensorflow`` also times both
 inside ``tf.function``.
 """
 

@@ -1,6 +1,6 @@
 """Pivoted QR against unpivoted QR in diffqr, and the pivot choice against the factorization.
 
-usage: python benchmarks/bench_pivoted.py [--framework numpy|torch] [--dtype float64]
+usage: python -m diffqr bench --only pivoted [--framework numpy|torch] [--dtype float64]
                                           [--repeats N] [--threads N] [--shape MxN ...]
 
 For each shape of the foundation benchmark, one process times back to back, interleaved repeat by
