@@ -130,7 +130,7 @@ class DaskBackend(Backend):
 
     def apply(self, primitive, inputs, options):
         # No autodiff in Dask: the forward only; the rules are called explicitly.
-        return primitive.forward(self, *inputs, **options)
+        return self.forward(primitive, inputs, options)
 
 
 BACKEND = DaskBackend()
