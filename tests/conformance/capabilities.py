@@ -20,8 +20,16 @@ import scipy.linalg
 from .backends import DTYPES, Backend
 from .oracles import central_difference, inner, random_matrix
 from .reliability import (
-    ROUNDING_CONSTANT, Call, check_factorization, conditioning, jvp, mh, permute, random_like,
-    rounding_scale, vjp,
+    ROUNDING_CONSTANT,
+    Call,
+    check_factorization,
+    conditioning,
+    jvp,
+    mh,
+    permute,
+    random_like,
+    rounding_scale,
+    vjp,
 )
 
 FD_DTYPES = ("float64", "complex128")
@@ -163,7 +171,7 @@ def check_vjp_fd(case: Factorization, backend: Backend, dtype: str) -> None:
     d = derivatives(case, backend, dtype, fd=True)
     left = inner(d.a_bar, d.da)
     right = sum(inner(c, t) for c, t in zip(d.cots, d.fd, strict=True))
-    magnitude = sum(np.linalg.norm(c) * np.linalg.norm(t) for c, t in zip(d.cots, d.fd))
+    magnitude = sum(np.linalg.norm(c) * np.linalg.norm(t) for c, t in zip(d.cots, d.fd, strict=True))
     assert abs(left - right) <= fd_bound(case, d) * magnitude
 
 

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 from . import backends
+
 
 def pytest_addoption(parser):
     parser.addoption("--backend", default=None, choices=sorted(backends.BACKENDS),

@@ -7,13 +7,12 @@ The classes run in ``test_reliability.py`` on the backend this pytest process wa
 
 from __future__ import annotations
 
-import functools
 import subprocess
 import sys
 import threading
-from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np

@@ -56,7 +56,8 @@ class LeastSquares:
             a_, b_ = (np.broadcast_to(a, (*batch, *a.shape[-2:])),
                       np.broadcast_to(bm, (*batch, *bm.shape[-2:])))
             x = np.stack([np.linalg.lstsq(p, q, rcond=None)[0] for p, q in
-                          zip(a_.reshape(-1, *a.shape[-2:]), b_.reshape(-1, *bm.shape[-2:]))])
+                          zip(a_.reshape(-1, *a.shape[-2:]), b_.reshape(-1, *bm.shape[-2:]),
+                              strict=True)])
             x = x.reshape(*batch, *x.shape[-2:])
         return x[..., 0] if vector else x
 
@@ -115,7 +116,7 @@ def _fd(case: LeastSquares, backend: Backend, inputs, tangents):
 
 
 def check_vjp_fd(case: LeastSquares, backend: Backend, dtype: str) -> None:
-    inputs, x, tangents, cotangent, grads, _ = _setup(case, backend, dtype)
+    inputs, _, tangents, cotangent, grads, _ = _setup(case, backend, dtype)
     fd = _fd(case, backend, inputs, tangents)[0]
     left = sum(inner(g, t) for g, t in zip(grads, tangents, strict=True))
     assert abs(left - inner(cotangent, fd)) <= (
@@ -123,13 +124,13 @@ def check_vjp_fd(case: LeastSquares, backend: Backend, dtype: str) -> None:
 
 
 def check_jvp_fd(case: LeastSquares, backend: Backend, dtype: str) -> None:
-    inputs, x, tangents, _, _, dx = _setup(case, backend, dtype)
+    inputs, _, tangents, _, _, dx = _setup(case, backend, dtype)
     fd = _fd(case, backend, inputs, tangents)[0]
     assert np.linalg.norm(dx - fd) <= FD_CONSTANT * COND**2 * np.linalg.norm(fd)
 
 
 def check_adjoint(case: LeastSquares, backend: Backend, dtype: str) -> None:
-    inputs, x, tangents, cotangent, grads, dx = _setup(case, backend, dtype)
+    _, x, tangents, cotangent, grads, dx = _setup(case, backend, dtype)
     left = sum(inner(g, t) for g, t in zip(grads, tangents, strict=True))
     scale = np.linalg.norm(cotangent) * sum(
         np.linalg.norm(t) for t in tangents) * (1 + np.linalg.norm(x))
