@@ -171,7 +171,8 @@ def check_vjp_fd(case: Factorization, backend: Backend, dtype: str) -> None:
     d = derivatives(case, backend, dtype, fd=True)
     left = inner(d.a_bar, d.da)
     right = sum(inner(c, t) for c, t in zip(d.cots, d.fd, strict=True))
-    magnitude = sum(np.linalg.norm(c) * np.linalg.norm(t) for c, t in zip(d.cots, d.fd, strict=True))
+    magnitude = sum(np.linalg.norm(c) * np.linalg.norm(t)
+                    for c, t in zip(d.cots, d.fd, strict=True))
     assert abs(left - right) <= fd_bound(case, d) * magnitude
 
 
