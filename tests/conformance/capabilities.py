@@ -147,11 +147,13 @@ class Derivatives:
     fd: list[np.ndarray] = field(default_factory=list)
 
 
-def derivatives(case: Factorization, backend: Backend, dtype: str, fd: bool) -> Derivatives:
-    a = case.matrix(dtype)
+def derivatives(case: Factorization, backend: Backend, dtype: str, fd: bool,
+                a: np.ndarray | None = None) -> Derivatives:
+    """At ``case.matrix(dtype)`` (or ``a``), along directions drawn from the case's seed."""
+    a = case.matrix(dtype) if a is None else a
     rng = np.random.default_rng(seed_of(case.name) + 1)
     out, perm = case.run(backend, a)
-    cots = [random_like(rng, y) for y in out]
+    cots = [random_like(rng, y).astype(y.dtype) for y in out]
     da = random_like(rng, a)
     d = Derivatives(a, da, out, cots, vjp(backend, case.call, a, cots),
                     jvp(backend, case.call, a, da))
@@ -207,6 +209,20 @@ def check_batch(case: Factorization, backend: Backend, dtype: str) -> None:
         assert np.linalg.norm(grad - d.a_bar[index]) <= tol * COND * np.linalg.norm(grad)
 
 
+def check_single_precision(case: Factorization, backend: Backend, dtype: str) -> None:
+    """float32/complex64 factors and VJP equal the double-precision ones of the same matrix to
+    single-precision rounding amplified by the conditioning."""
+    low = derivatives(case, backend, dtype, fd=False)
+    high_dtype = {"float32": "float64", "complex64": "complex128"}[dtype]
+    high = derivatives(case, backend, high_dtype, fd=False, a=low.a.astype(high_dtype))
+    _, kappa, completion = conditioning(case.call, high.out)
+    tol = VALUE_CONSTANT * max(low.a.shape[-2:]) * eps(dtype) * kappa * completion
+    for y, ref in zip(low.out, high.out, strict=True):
+        assert np.linalg.norm(y - ref) <= tol * np.linalg.norm(ref)
+    # The rules divide by R once more: κ enters again.
+    assert np.linalg.norm(low.a_bar - high.a_bar) <= tol * kappa * np.linalg.norm(high.a_bar)
+
+
 CHECKS = {
     "values_match_lapack": (check_values, DTYPES),
     "is_orthonormal_and_reconstructs": (check_valid, DTYPES),
@@ -214,6 +230,7 @@ CHECKS = {
     "jvp_matches_fd": (check_jvp_fd, FD_DTYPES),
     "adjoint_identity": (check_adjoint, DTYPES),
     "batch_equals_loop": (check_batch, ("float64", "complex64")),
+    "single_precision_matches_double": (check_single_precision, ("float32", "complex64")),
 }
 
 

@@ -9,8 +9,9 @@ import pytest
 import diffqr
 
 from .backends import Backend
-from .oracles import random_matrix
-from .reliability import Call, vjp
+from .capabilities import FD_CONSTANT
+from .oracles import central_difference, inner, random_matrix
+from .reliability import Call, conditioning, jvp, permute, vjp
 
 
 def computed(backend: Backend, result):
@@ -83,18 +84,37 @@ def test_lstsq_rank_deficient_raises_and_ridge_solves(backend, kind):
     assert np.linalg.norm(x - expected) <= tol * np.linalg.norm(expected)
 
 
-@pytest.mark.parametrize("mode", ["reduced", "r"])
-def test_qr_rank_deficient_gradient_raises_and_pivoted_truncation_is_finite(backend, mode):
-    """Dependent leading columns: R₁ is singular, the VJP raises naming pivoting/rank=; the
-    pivoted rank-k factorization of the same matrix has a finite gradient."""
-    a = random_matrix(np.random.default_rng(3), (6, 4))
-    a[:, 1] = 2 * a[:, 0]
-    out = [backend.to_numpy(y) for y in Call("qr", mode).differentiable(backend.asarray(a))]
-    with pytest.raises(diffqr.RankDeficientError, match="pivoting=True"):
-        vjp(backend, Call("qr", mode), a, [np.ones_like(y) for y in out])
-    call = Call("qr", pivoting=True, rank=3)
+@pytest.mark.parametrize(("shape", "mode", "rank"), [
+    ((8, 6), "reduced", 3), ((8, 6), "r", 3), ((3, 6), "reduced", None)],
+    ids=["deep_rank3", "deep_rank3_mode_r", "wide_full_row_rank"])
+def test_qr_rank_deficient_derivatives_raise_and_pivoting_rescues(backend, shape, mode, rank):
+    """Dependent leading columns: R₁ is singular, the VJP and JVP raise naming pivoting/rank=;
+    the pivoted (rank-k) factorization of the same matrix has finite derivatives equal to
+    central differences."""
+    rng = np.random.default_rng(3)
+    m, n = shape
+    a = random_matrix(rng, (m, rank or m)) @ random_matrix(rng, (rank or m, n))
+    a[:, 1] = 3 * a[:, 0]
+    call = Call("qr", mode)
     out = [backend.to_numpy(y) for y in call.differentiable(backend.asarray(a))]
-    assert np.isfinite(vjp(backend, call, a, [np.ones_like(y) for y in out])).all()
+    with pytest.raises(diffqr.RankDeficientError, match="pivoting=True"):
+        vjp(backend, call, a, [np.ones_like(y) for y in out])
+    with pytest.raises(diffqr.RankDeficientError):
+        jvp(backend, call, a, np.ones_like(a))
+    call = Call("qr", pivoting=True, rank=rank)
+    out, perm = call.outputs(backend.asarray(a))
+    out, perm = [backend.to_numpy(y) for y in out], backend.to_numpy(perm)
+    cots = [random_matrix(rng, y.shape) for y in out]
+    da = random_matrix(rng, a.shape)
+    a_bar = vjp(backend, call, a, cots)
+    fixed = Call("qr", rank=rank)
+    fd = central_difference(
+        lambda x: backend.call(fixed.differentiable, [permute(x, perm, "qr")]), [a], [da])
+    right = sum(inner(c, t) for c, t in zip(cots, fd, strict=True))
+    magnitude = sum(np.linalg.norm(c) * np.linalg.norm(t) for c, t in zip(cots, fd, strict=True))
+    _, kappa, _ = conditioning(call, out)
+    assert np.isfinite(a_bar).all()
+    assert abs(inner(a_bar, da) - right) <= FD_CONSTANT * kappa**2 * magnitude
 
 
 @pytest.mark.parametrize(("shape", "rhs"), [((0, 3), (0, 2)), ((3, 0), (3, 2)), ((2, 0, 3), (2, 0)),
