@@ -19,6 +19,7 @@ CASES = [
     Factorization("qr_wide_complete", (4, 6), Call("qr", "complete")),
     Factorization("qr_wide_r", (4, 6), Call("qr", "r")),
     Factorization("qr_deep_truncated_rank2", (6, 4), Call("qr", rank=2)),
+    Factorization("qr_wide_truncated_rank2", (4, 7), Call("qr", rank=2)),
     Factorization("qr_deep_pivoted", (6, 4), Call("qr", pivoting=True)),
     Factorization("qr_wide_pivoted", (4, 7), Call("qr", pivoting=True)),
     Factorization("qr_deep_pivoted_r", (6, 4), Call("qr", "r", pivoting=True)),
