@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from . import backends
 
 
@@ -32,3 +34,11 @@ def pytest_generate_tests(metafunc):
     if "backend" in metafunc.fixturenames:
         backend = backends.current()
         metafunc.parametrize("backend", [backend], ids=[backend.name], scope="session")
+
+
+def pytest_collection_modifyitems(config, items):
+    known = backends.current().known_failures
+    for item in items:
+        reason = known.get(getattr(item, "originalname", item.name))
+        if reason:
+            item.add_marker(pytest.mark.xfail(strict=True, reason=reason))

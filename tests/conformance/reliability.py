@@ -414,9 +414,12 @@ class Fuzz(FrameworkTests):
     @pytest.mark.parametrize("call", [Call("qr"), Call("qr", "complete"), Call("qr", "r"),
                                       Call("qr", pivoting=True), Call("lq"),
                                       Call("lq", "complete"), Call("lq", pivoting=True)], ids=str)
-    def test_empty(self, shape, call):
+    def test_empty(self, request, shape, call):
         """0-size matrices and empty batches: forward and both derivatives."""
         case = Case(call, shape, "complex128" if self.fw.supports("complex128") else "float64")
+        bug = self.fw.known_bug(call.pivoting, shape)
+        if bug:  # strict: a fix turns this into a failure that asks to drop the entry
+            request.applymarker(pytest.mark.xfail(strict=True, reason=bug))
         self.check_call(case)
         self.check_gradient(case)
 
@@ -424,12 +427,14 @@ class Fuzz(FrameworkTests):
     @fuzz_settings(DEFAULT_EXAMPLES)
     def test_factorization(self, case):
         assume(self.fw.supports(case.dtype))
+        assume(not self.fw.known_bug(case.call.pivoting, case.shape))
         self.check_call(case)
 
     @given(case=cases(valid=True))
     @fuzz_settings(current().fuzz_gradient_examples)
     def test_gradient(self, case):
         assume(self.fw.supports(case.dtype))
+        assume(not self.fw.known_bug(case.call.pivoting, case.shape))
         self.check_gradient(case)
 
     @pytest.mark.slow
@@ -437,6 +442,7 @@ class Fuzz(FrameworkTests):
     @fuzz_settings(LONG_EXAMPLES, slow=True)
     def test_factorization_long(self, case):
         assume(self.fw.supports(case.dtype))
+        assume(not self.fw.known_bug(case.call.pivoting, case.shape))
         self.check_call(case)
 
     @pytest.mark.slow
@@ -444,6 +450,7 @@ class Fuzz(FrameworkTests):
     @fuzz_settings(LONG_EXAMPLES, slow=True)
     def test_gradient_long(self, case):
         assume(self.fw.supports(case.dtype))
+        assume(not self.fw.known_bug(case.call.pivoting, case.shape))
         self.check_gradient(case)
 
 
@@ -517,6 +524,8 @@ class BadInput(FrameworkTests):
     def test_non_finite(self, op, value):
         """Checked in eager mode; check_finite=False lets NaN through to non-finite factors."""
         dtype = "complex128" if isinstance(value, complex) else "float64"
+        if not self.fw.supports(dtype):
+            pytest.skip(f"{self.framework} has no {dtype}")
         a = _matrix((2, 4, 3), dtype)
         a[1, 3, 2] = value  # in the last batch element only
         fn = getattr(diffqr, op)

@@ -55,6 +55,10 @@ def test_lstsq_array_ridge_checked(backend):
         computed(backend, diffqr.lstsq(x, y, ridge=backend.asarray(np.array(-1.0))))
     with pytest.raises(ValueError, match="0-d"):
         diffqr.lstsq(x, y, ridge=backend.asarray(np.array([1.0])))
+
+
+def test_lstsq_ridge_of_other_precision_is_a_type_error(backend):
+    a, b = problem()
     with pytest.raises(TypeError, match="float32"):
         diffqr.lstsq(backend.asarray(a.astype(np.float32)), backend.asarray(b.astype(np.float32)),
                      ridge=backend.asarray(np.array(1.0)))
