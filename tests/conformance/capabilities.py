@@ -9,6 +9,7 @@ the VJP and the JVP, and the adjoint identity between VJP and JVP (every dtype).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -147,9 +148,17 @@ class Derivatives:
     fd: list[np.ndarray] = field(default_factory=list)
 
 
+@functools.cache
+def cached_derivatives(case: Factorization, backend: Backend, dtype: str) -> Derivatives:
+    """The VJP/JVP/FD checks of one case share one evaluation (each compiles anew in JAX)."""
+    return derivatives(case, backend, dtype, fd=True, cache=False)
+
+
 def derivatives(case: Factorization, backend: Backend, dtype: str, fd: bool,
-                a: np.ndarray | None = None) -> Derivatives:
+                a: np.ndarray | None = None, cache: bool = True) -> Derivatives:
     """At ``case.matrix(dtype)`` (or ``a``), along directions drawn from the case's seed."""
+    if a is None and cache and dtype in FD_DTYPES:
+        return cached_derivatives(case, backend, dtype)
     a = case.matrix(dtype) if a is None else a
     rng = np.random.default_rng(seed_of(case.name) + 1)
     out, perm = case.run(backend, a)

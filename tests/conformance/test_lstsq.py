@@ -8,6 +8,7 @@ and, when batched, ``batch_equals_loop``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,7 +90,9 @@ def is_vector(a: np.ndarray, b: np.ndarray) -> bool:
     return b.ndim == 1 or b.shape == a.shape[:-1]
 
 
+@functools.cache
 def _setup(case: LeastSquares, backend: Backend, dtype: str):
+    """Shared by the checks of one case (each evaluation compiles anew in JAX)."""
     inputs = case.inputs(dtype)
     x = backend.call(case.fn, inputs)[0]
     rng = np.random.default_rng(seed_of(case.name) + 1)
