@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from reliability import ACCURACY_CONDITIONS, accuracy_case, relative_error
+from accuracy import ACCURACY_CONDITIONS, accuracy_case, relative_error
 
 import diffqr
 
