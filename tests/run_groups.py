@@ -18,11 +18,15 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from diffqr._dispatch import FRAMEWORKS
+
 TESTS = Path(__file__).resolve().parent
-SEPARATE_ENVIRONMENT = {"mxnet", "conformance-mxnet"}  # run by `make test-mxnet` in .venv-mxnet
 CONFORMANCE = "conformance"
-# The frameworks of the main environment, each a conformance group (MXNet: its own environment).
-CONFORMANCE_BACKENDS = ("numpy", "torch", "jax", "tensorflow", "dask", "mxnet")
+# Every framework of the package's registry is a conformance group; those tested in their own
+# virtual environment (MXNet: `make test-mxnet`) run there, with their framework folder.
+CONFORMANCE_BACKENDS = tuple(f.name for f in FRAMEWORKS)
+SEPARATE_ENVIRONMENT = {group for f in FRAMEWORKS if f.own_environment
+                        for group in (f.name, f"{CONFORMANCE}-{f.name}")}
 
 
 def groups_to_run(argv: list[str]) -> list[str]:
