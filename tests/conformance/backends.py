@@ -269,6 +269,11 @@ class DaskBackend(Backend):
     name = "dask"
     module = "dask.array"
     lazy = True
+    known_failures: ClassVar[dict[str, str]] = {
+        "test_lstsq_array_ridge_checked":
+            "a negative 0-d dask ridge is not checked (its value is lazy): the computed result "
+            "raises RankDeficientError with |R_ii| = nan instead of 'ridge must be >= 0'",
+    }
     chunk = 3
 
     def setup(self):
