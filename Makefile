@@ -32,7 +32,7 @@ test: $(STAMP)
 
 ## test-mxnet: the MXNet tests in their own environment (numpy 1.23.5)
 test-mxnet: $(MXSTAMP)
-	$(MXVENV)/bin/python tests/run_groups.py mxnet
+	$(MXVENV)/bin/python tests/run_groups.py mxnet conformance-mxnet
 
 check: demo
 

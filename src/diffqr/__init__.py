@@ -4,9 +4,11 @@ Same array type in, same type out, differentiable in that framework's own autodi
 reverse- and forward-mode rules for frameworks without one.
 """
 
-from ._api import lq, lq_jvp, lq_vjp, lstsq, lstsq_jvp, lstsq_vjp, qr, qr_jvp, qr_vjp
+from ._decompositions import lq, lstsq, qr
 from ._errors import RankDeficientError
-from ._results import LQResult, PivotedLQResult, PivotedQRResult, QRResult
+from ._explicit_rules import lq_jvp, lq_vjp, lstsq_jvp, lstsq_vjp, qr_jvp, qr_vjp
+from ._results import LQResult, PivotedLQResult, PivotedQRResult, PivotedRResult, QRResult
+from ._tuning import fast_paths
 
 __version__ = "0.1.0"
 
@@ -14,8 +16,10 @@ __all__ = [
     "LQResult",
     "PivotedLQResult",
     "PivotedQRResult",
+    "PivotedRResult",
     "QRResult",
     "RankDeficientError",
+    "fast_paths",
     "lq",
     "lq_jvp",
     "lq_vjp",

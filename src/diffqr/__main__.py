@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 USAGE = """usage: python -m diffqr check [--framework NAME]   every capability vs finite differences
-       python -m diffqr bench [--quick]            diffqr against the native ops"""
+       python -m diffqr bench [--quick] [--only ...] diffqr against the native ops
+       python -m diffqr --version"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,6 +14,11 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0 if argv else 2
+    if argv[0] == "--version":
+        from . import __version__
+
+        print(__version__)
+        return 0
     command, rest = argv[0], argv[1:]
     if command == "check":
         from ._check import main as check

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ._backends.base import Backend
-from ._cholesky_qr import cholesky_qr
+from ._backends.base import Backend, register_primitives
 from ._rules import lstsq as lstsq_rules
 from ._rules import qr as qr_rules
+from ._rules.cholesky_qr import cholesky_qr
 
 Array = Any
 Arrays = tuple[Array, ...]
@@ -155,3 +155,4 @@ GRAM_SOLVE = {ridge: _gram_solve_primitive(ridge) for ridge in (False, True)}
 
 # Every primitive, so adapters can build their hooks up front (outside any tracing).
 PRIMITIVES = (QR, *LSTSQ.values(), *GRAM_SOLVE.values())
+register_primitives(*PRIMITIVES)

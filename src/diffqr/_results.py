@@ -20,6 +20,14 @@ class PivotedQRResult(NamedTuple):
     P: Any
 
 
+class PivotedRResult(NamedTuple):
+    """``qr(A, mode="r", pivoting=True)``: ``R`` of ``A[..., :, P] == Q @ R``; ``P`` int64
+    ``(..., n)``."""
+
+    R: Any
+    P: Any
+
+
 class LQResult(NamedTuple):
     """``A == L @ Q``; ``L`` is lower triangular (trapezoidal), ``Q`` has orthonormal rows."""
 

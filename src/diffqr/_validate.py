@@ -6,12 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from . import _tuning
 from ._backends.base import SUPPORTED_DTYPES, Backend
 
 QR_MODES = ("reduced", "complete", "r")
 LQ_MODES = ("reduced", "complete")
 QR_METHODS = ("householder", "cholesky", "auto")
-TALL_SKINNY = 4  # method="auto" takes CholeskyQR for m >= 4 n
 
 
 def check_option(name: str, value: Any, allowed: tuple[str, ...]) -> None:
@@ -127,8 +127,9 @@ def resolve_method(
             f"mode={mode!r}, pivoting={pivoting}, rank={k}. Use method='householder' or 'auto'."
         )
     if method == "auto":
-        tall_skinny = eligible and m >= TALL_SKINNY * n
-        return "auto" if tall_skinny and xp.cholesky_qr_is_faster else "householder"
+        tall_skinny = eligible and m >= _tuning.AUTO_CHOLESKY_ASPECT * n
+        faster = xp.name in _tuning.CHOLESKY_QR_IS_FASTER
+        return "auto" if tall_skinny and faster else "householder"
     return method
 
 

@@ -3,7 +3,8 @@
 The reference differentiates a Householder QR evaluated in ``dps`` significant digits by central
 differences with a step far below float64 resolution, so its error (truncation ``O(h²)``, rounding
 ``O(10^-dps / h)``) is negligible next to float64 rounding even for κ = 1e12.  It needs mpmath
-(a test dependency) and is used by the accuracy tests and ``benchmarks/accuracy.py``.
+(a test dependency) and is used by the accuracy tests and
+``python -m diffqr bench --only accuracy``.
 """
 
 from __future__ import annotations

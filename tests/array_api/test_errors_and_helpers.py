@@ -9,7 +9,8 @@ import scipy.linalg
 from strict_arrays import CPU, assert_strict, to_device, to_host, xp
 
 import diffqr
-from diffqr._backends import array_api_linalg, backend_for
+from diffqr._backends import array_api_linalg
+from diffqr._dispatch import backend_for
 from diffqr._verify import random_matrix
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from reliability import ACCURACY_CONDITIONS, accuracy_case, relative_error
+from accuracy import ACCURACY_CONDITIONS, accuracy_case, relative_error
 
 import diffqr
 from diffqr._verify_mp import qr_loss_gradient

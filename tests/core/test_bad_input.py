@@ -1,4 +1,5 @@
-"""Bad input on NumPy arrays (the shared cases are in tests/reliability.py)."""
+"""Bad input only NumPy has: its other dtypes, ragged and plain lists (the shared cases are in
+tests/conformance/test_reliability.py)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,8 @@ import re
 
 import numpy as np
 import pytest
-import reliability
 
 import diffqr
-
-
-class TestBadInput(reliability.BadInput):
-    framework = "numpy"
 
 
 @pytest.mark.parametrize("dtype", ["longdouble", "clongdouble", "object", "str", "datetime64[s]"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -47,12 +46,13 @@ def test_cli_rejects_unknown_framework_and_bad_threads(capsys):
     assert main(["--framework", "nonesuch"]) == 2
     assert "not installed or unknown: nonesuch" in capsys.readouterr().err
     assert main(["--threads", "0"]) == 2
+    assert main(["--only", "nonesuch"]) == 2
 
 
 def test_pivoted_benchmark_script_prints_a_row_per_shape():
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_pivoted.py"
     out = subprocess.run(
-        [sys.executable, str(script), "--framework", "numpy", "--repeats", "2",
+        [sys.executable, "-m", "diffqr", "bench", "--only", "pivoted", "--framework", "numpy",
+         "--repeats", "2",
          "--shape", "40x12", "--shape", "12x40"],
         capture_output=True, text=True, check=True,
     ).stdout

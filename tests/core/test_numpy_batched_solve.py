@@ -10,7 +10,8 @@ import pytest
 import scipy.linalg
 
 import diffqr
-from diffqr._backends.numpy import _BATCHED_LU_MAX_SIZE, BACKEND
+from diffqr._backends.numpy import BACKEND
+from diffqr._tuning import HOST_BATCHED_LU_MAX_SIZE as _BATCHED_LU_MAX_SIZE
 from diffqr._verify import adjoint_error, central_difference, random_matrix, relative_error
 
 # (shape of r, shape of b): batches, broadcasting either way, the largest order on this path.

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import diffqr
-from diffqr._rules.qr import _SPLIT_MIN_SIZE
+from diffqr._tuning import QR_VJP_SPLIT_MIN_SIZE as _SPLIT_MIN_SIZE
 from diffqr._verify import adjoint_error, central_difference, random_matrix
 
 SHAPES = [(90, 70), (70, 70), (66, 100), (2, 80, 65)]
@@ -38,14 +38,14 @@ def test_vjp_does_not_mutate_its_inputs(rng):
 
 
 def test_split_and_unsplit_paths_agree(rng, monkeypatch):
-    import diffqr._rules.qr as rules
+    import diffqr._tuning as rules
 
     a = random_matrix(rng, (75, 70), "complex128")
     q, r = diffqr.qr(a)
     q_bar = random_matrix(rng, q.shape, "complex128")
     r_bar = random_matrix(rng, r.shape, "complex128")
     split = diffqr.qr_vjp(a, q, r, q_bar, r_bar)
-    monkeypatch.setattr(rules, "_SPLIT_MIN_SIZE", 10**9)
+    monkeypatch.setattr(rules, "QR_VJP_SPLIT_MIN_SIZE", 10**9)
     plain = diffqr.qr_vjp(a, q, r, q_bar, r_bar)
     np.testing.assert_allclose(split, plain, rtol=1e-12, atol=1e-12 * np.abs(plain).max())
 
@@ -54,7 +54,7 @@ def test_split_and_unsplit_paths_agree(rng, monkeypatch):
 @pytest.mark.parametrize("dtype", ["float64", "complex128"])
 def test_recursive_split_agrees_with_unsplit(rng, monkeypatch, shape, dtype):
     """k >= 256: the halves of the split are split again (R's blocks are then trapezoidal)."""
-    import diffqr._rules.qr as rules
+    import diffqr._tuning as rules
 
     a = random_matrix(rng, shape, dtype)
     q, r = diffqr.qr(a)
@@ -62,7 +62,7 @@ def test_recursive_split_agrees_with_unsplit(rng, monkeypatch, shape, dtype):
     for given in ((q_bar, r_bar), (q_bar, None), (None, r_bar)):
         split = diffqr.qr_vjp(a, q, r, *given)
         with monkeypatch.context() as patch:
-            patch.setattr(rules, "_SPLIT_MIN_SIZE", 10**9)
+            patch.setattr(rules, "QR_VJP_SPLIT_MIN_SIZE", 10**9)
             plain = diffqr.qr_vjp(a, q, r, *given)
         np.testing.assert_allclose(split, plain, rtol=1e-11, atol=1e-11 * np.abs(plain).max())
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import diffqr
-from diffqr._verify import adjoint_error, central_difference, random_matrix, relative_error
+from diffqr._verify import adjoint_error, central_difference, random_matrix
 
 KINDS = {"nd": mx.nd, "np": mx.np}
 
@@ -79,7 +79,7 @@ def mx_vjp(fn, a: np.ndarray, cotangents, kind: str):
     return x.grad.asnumpy(), type(x.grad)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", ["nd"])  # mx.np: tests/conformance (--backend mxnet)
 @pytest.mark.parametrize("case", CASES)
 def test_vjp_matches_finite_differences(rng, case, kind):
     fn = CASES[case][0]
@@ -91,57 +91,6 @@ def test_vjp_matches_finite_differences(rng, case, kind):
     a_bar, grad_type = mx_vjp(fn, a, cotangents, kind)
     assert grad_type is type(to_mx(a, kind))
     assert adjoint_error([a_bar], [direction], cotangents, fd) < FD_TOL
-
-
-@pytest.mark.parametrize("case", CASES)
-def test_matches_numpy_forward_and_gradient(rng, case):
-    """Same factors as diffqr on NumPy (LAPACK gauge) and the gradient of its explicit rules."""
-    fn = CASES[case][0]
-    a = make_input(rng, case)
-    expected = fn(a)
-    outputs = evaluate(fn, a, "nd")
-    for y, e in zip(outputs, expected, strict=True):
-        np.testing.assert_allclose(y, e, rtol=0, atol=1e-13)
-    cotangents = [random_matrix(rng, y.shape) for y in outputs]
-    a_bar, _ = mx_vjp(fn, a, cotangents, "nd")
-    np.testing.assert_allclose(a_bar, _numpy_vjp(case, a, cotangents), rtol=0, atol=1e-12)
-
-
-def _numpy_vjp(case: str, a: np.ndarray, cotangents) -> np.ndarray:
-    """The same cotangent from diffqr's explicit NumPy rules (scattered back through pivots)."""
-    lq = case.startswith(("lq", "pivoted lq"))
-    b = np.swapaxes(a, -1, -2) if lq else a
-    cots = [np.swapaxes(c, -1, -2) for c in cotangents[::-1]] if lq else list(cotangents)
-    options = {"mode": "complete"} if "complete" in case else {}
-    if "rank 3" in case:
-        options["rank"] = 3
-    perm = None
-    if "pivoted" in case:
-        perm = diffqr.qr(b, pivoting=True, mode="r", rank=options.get("rank"))[1]
-        b = np.take_along_axis(b, perm[..., None, :], -1)
-    q, r = diffqr.qr(b, **options)
-    q_bar, r_bar = (None, cots[0]) if "mode r" in case else cots
-    b_bar = diffqr.qr_vjp(b, q, r, q_bar, r_bar)
-    if perm is not None:
-        scattered = np.empty_like(b_bar)
-        np.put_along_axis(scattered, perm[..., None, :], b_bar, -1)
-        b_bar = scattered
-    return np.swapaxes(b_bar, -1, -2) if lq else b_bar
-
-
-@pytest.mark.parametrize("case", ["qr deep", "qr wide 3x5 (MXNet PR 18757)", "lq deep",
-                                  "pivoted qr wide", "qr complete deep"])
-def test_float32_agrees_with_float64(rng, case):
-    fn = CASES[case][0]
-    a = make_input(rng, case)
-    outputs = evaluate(fn, a, "np")
-    cotangents = [random_matrix(rng, y.shape) for y in outputs]
-    expected, _ = mx_vjp(fn, a, cotangents, "np")
-    single = [y for y in fn(to_mx(a.astype("float32"), "np"))]
-    assert all(y.dtype == np.float32 for y in single)
-    a_bar, _ = mx_vjp(fn, a.astype("float32"), [c.astype("float32") for c in cotangents], "np")
-    assert a_bar.dtype == np.float32
-    assert relative_error([a_bar], [expected]) < FLOAT32_TOL
 
 
 @pytest.mark.parametrize("kind", KINDS)

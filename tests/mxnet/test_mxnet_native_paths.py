@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import diffqr
-from diffqr._backends import mxnet as adapter
+import diffqr._tuning as tuning
 from diffqr._verify import adjoint_error, central_difference, random_matrix, relative_error
 
 KINDS = {"nd": mx.nd, "np": mx.np}
@@ -52,8 +52,8 @@ def mx_vjp(fn, a: np.ndarray, cotangents, kind: str, grad_req: str = "write", ti
 
 def test_the_cases_take_the_paths_they_name():
     """Guards the sizes above against the adapter's thresholds."""
-    assert min(128 * 640, 300 * 300) >= adapter._MX_TRANSPOSE_MIN_SIZE
-    assert 160 * 64 >= adapter._GELQF_TRANSPOSED_MIN_SIZE
+    assert min(128 * 640, 300 * 300) >= tuning.MXNET_TRANSPOSE_MIN_SIZE
+    assert 160 * 64 >= tuning.MXNET_GELQF_TRANSPOSED_MIN_SIZE
 
 
 @pytest.mark.parametrize("case", CASES)

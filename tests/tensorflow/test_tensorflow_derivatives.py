@@ -98,7 +98,7 @@ def vjp_and_jvp(f, a, cotangents, da):
     return tape.gradient(ys, a, output_gradients=cotangents), tangents
 
 
-@pytest.mark.parametrize("graph", [False, True], ids=["eager", "tf.function"])
+@pytest.mark.parametrize("graph", [True], ids=["tf.function"])  # eager: tests/conformance
 @pytest.mark.parametrize("name", NAMES)
 def test_vjp_and_jvp_match_finite_differences(rng, name, graph):
     a = case_input(name, rng)
@@ -114,21 +114,6 @@ def test_vjp_and_jvp_match_finite_differences(rng, name, graph):
     tol = tolerance(name, a)
     assert adjoint_error([a_bar.numpy()], [da], cotangents, fd) < tol
     assert relative_error([t.numpy() for t in tangents], fd) < tol
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_agrees_with_numpy_explicit_rules(rng, name):
-    """Same formulas, two frameworks: equal to rounding (κ-scaled)."""
-    a = case_input(name, rng)
-    cap = reference(name)
-    outputs = HARNESS.call(cap.call, [a])
-    cotangents = [random_matrix(rng, y.shape, a.dtype) for y in outputs]
-    da = random_matrix(rng, a.shape, a.dtype)
-    tol = 1e-13 * condition(name, a) ** 2
-    assert relative_error(HARNESS.vjp(cap.call, [a], cotangents),
-                          cap.explicit_vjp([a], outputs, cotangents)) < tol
-    assert relative_error(HARNESS.jvp(cap.call, [a], [da]),
-                          cap.explicit_jvp([a], outputs, [da])) < tol
 
 
 def gradient(f, a, weights):

@@ -38,7 +38,7 @@ def vjp_and_jvp(fn, xs, cotangents, tangents):
     return tape.gradient(ys, xs, output_gradients=cotangents), out_tangents
 
 
-@pytest.mark.parametrize("graph", [False, True], ids=["eager", "tf.function"])
+@pytest.mark.parametrize("graph", [True], ids=["tf.function"])  # eager: tests/conformance
 @pytest.mark.parametrize("name", list(LSTSQ))
 def test_vjp_and_jvp_match_finite_differences(rng, name, graph):
     cap = LSTSQ[name]
@@ -111,17 +111,6 @@ def test_forward_over_reverse_in_tf_function(rng):
         lambda *x: [gi.numpy() for gi in loss_gradient(*map(tf.constant, x), weights)], primals, d
     )
     assert relative_error([g.numpy() for g in got], fd) < tolerance(a)
-
-
-@pytest.mark.parametrize(("shape", "rhs"),
-                         [((7, 4), (7, 3)), ((4, 7), (4, 3)), ((3, 6, 4), (3, 6, 2))])
-def test_values_equal_tf_lstsq(rng, shape, rhs):
-    """Deep: least squares; wide: the minimum-norm solution, as TF's exact solver."""
-    a, b = tf.constant(random_matrix(rng, shape)), tf.constant(random_matrix(rng, rhs))
-    x = diffqr.lstsq(a, b)
-    assert isinstance(x, tf.Tensor) and x.dtype == tf.float64
-    expected = tf.linalg.lstsq(a, b, fast=False)
-    assert relative_error([x.numpy()], [expected.numpy()]) < 1e-14 * condition(a.numpy()) ** 2
 
 
 def test_ridge_variable_is_trained(rng):

@@ -1,7 +1,7 @@
 """diffqr's gradient is as accurate as torch.linalg.qr's own, against a 60-digit reference.
 
 Loss ℓ = Re<C_Q, Q> + Re<C_R, R> with fixed random C, float64/complex128 matrices with κ from 1e1
-to 1e12 (benchmarks/accuracy.py prints the full table for docs/reliability.md).
+to 1e12 (`python -m diffqr bench --only accuracy` prints the full table for docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from reliability import ACCURACY_CONDITIONS, accuracy_case, relative_error
+from accuracy import ACCURACY_CONDITIONS, accuracy_case, relative_error
 
 import diffqr
 

@@ -1,16 +1,13 @@
-"""Bad input on torch tensors: the shared cases plus torch-only dtypes and traced values."""
+"""Bad input only torch has: its own dtypes and traced values (the shared cases are in
+tests/conformance/test_reliability.py)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-import reliability
 import torch
 
 import diffqr
-
-
-class TestBadInputTorch(reliability.BadInput):
-    framework = "torch"
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.complex32, torch.uint8, torch.bool])
@@ -21,8 +18,7 @@ def test_torch_only_dtypes(dtype):
 
 
 def _tensor(shape, seed=0):
-    return torch.from_numpy(reliability.Case(reliability.Call(), shape, "float64",
-                                             seed=seed).matrix())
+    return torch.from_numpy(np.random.default_rng(seed).standard_normal(shape))
 
 
 def test_non_finite_values_known_inside_grad_and_jvp():

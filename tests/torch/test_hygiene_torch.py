@@ -1,28 +1,32 @@
-"""Hygiene on torch tensors: no mutation (version counters), determinism, threads, imports."""
+"""Hygiene only torch has: a requires_grad leaf through double backward, torch.compile as the
+first use (no mutation, determinism, threads and imports: tests/conformance/test_reliability.py)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-import reliability
+import numpy as np
 import torch
 
+import diffqr
 
-class TestHygieneTorch(reliability.Hygiene):
-    framework = "torch"
-
-    def write_counters(self, arrays):
-        # Every in-place operation on a tensor bumps its version counter.
-        return {name: x._version for name, x in arrays.items()}
+CALLS = (
+    lambda x: diffqr.qr(x), lambda x: diffqr.qr(x, mode="complete"),
+    lambda x: [diffqr.qr(x, mode="r")], lambda x: diffqr.qr(x, pivoting=True)[:2],
+    lambda x: diffqr.qr(x, pivoting=True, rank=2)[:2], lambda x: diffqr.lq(x),
+    lambda x: diffqr.lq(x, mode="complete"), lambda x: diffqr.lq(x, pivoting=True)[:2],
+)
 
 
 def test_backward_leaves_leaf_untouched():
     """A user's requires_grad tensor survives backward (and double backward) of every call."""
-    a = torch.from_numpy(reliability._matrix((5, 3), "complex128")).requires_grad_()
+    rng = np.random.default_rng(0)
+    a = torch.from_numpy(rng.standard_normal((5, 3)) + 1j * rng.standard_normal((5, 3)))
+    a.requires_grad_()
     keep, version = a.detach().clone(), a._version
-    for call in reliability.HYGIENE_CALLS:
-        outputs = call.differentiable(a)
+    for call in CALLS:
+        outputs = call(a)
         loss = sum(y.abs().square().sum() for y in outputs)
         (grad,) = torch.autograd.grad(loss, a, create_graph=True)
         grad.abs().sum().backward()

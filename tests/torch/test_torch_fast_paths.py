@@ -11,6 +11,8 @@ import torch
 
 import diffqr
 import diffqr._backends.torch as torch_backend
+import diffqr._backends.torch_fast as torch_fast
+import diffqr._tuning as tuning
 from diffqr._backends.base import Backend
 from diffqr._verify import random_matrix
 
@@ -25,7 +27,7 @@ def test_substitution_matches_lapack(dtype, k, cols):
     for left, upper, adjoint in itertools.product((True, False), repeat=3):
         t = r if upper else r.mH
         b = torch.randn(300, *((k, cols) if left else (cols, k)), dtype=dtype, generator=gen)
-        assert torch_backend._many_tiny_systems(t, b)
+        assert torch_fast._many_tiny_systems(t, b)
         x = XP.solve_triangular(t, b, upper=upper, left=left, adjoint=adjoint)
         expected = torch.linalg.solve_triangular(t.mH if adjoint else t, b,
                                                  upper=upper != adjoint, left=left)
@@ -39,7 +41,7 @@ def test_masked_triangles_of_small_batches_equal_tril_triu(dtype, shape):
     a = torch.randn(shape, dtype=dtype, generator=torch.Generator().manual_seed(len(shape)))
     a[..., 0, -1] = torch.nan
     a[..., -1, 0] = torch.inf
-    assert torch_backend._many_small_matrices(a)
+    assert torch_fast._many_small_matrices(a)
     for k in (-1, 0, 1):
         torch.testing.assert_close(XP.tril(a, k), torch.tril(a, k), equal_nan=True, rtol=0,
                                    atol=0)
@@ -63,7 +65,7 @@ def test_tiny_batch_gradient_matches_numpy_rule(rng):
 
 @pytest.mark.parametrize("shape", [(4, 3, 3), (2, 5, 3), (3, 2, 4)])
 def test_tiny_path_double_backward(monkeypatch, shape):
-    monkeypatch.setattr(torch_backend, "_MANY_SYSTEMS", 1)  # take the substitution path
+    monkeypatch.setattr(tuning, "TORCH_MANY_SYSTEMS", 1)  # take the substitution path
     a = torch.randn(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
     a.requires_grad_()
 
@@ -108,12 +110,12 @@ def test_addmm_matches_plain_product():
 
 # ---------------------------------------------------------------- batches of tiny matrices
 
-import diffqr._backends.torch_small as torch_small  # noqa: E402
+import diffqr._backends.torch_batch_last as torch_small  # noqa: E402
 
 TINY_SHAPES = [(3, 3), (4, 2), (2, 4), (1, 3), (3, 1), (4, 4)]
 
 
-def _tiny_batch(shape, dtype, seed=0, batch=(torch_small.MIN_BATCH,)):
+def _tiny_batch(shape, dtype, seed=0, batch=(tuning.TORCH_BATCH_LAST_MIN_BATCH,)):
     return torch.randn(*batch, *shape, dtype=dtype, generator=torch.Generator().manual_seed(seed))
 
 
@@ -178,7 +180,7 @@ def test_batch_last_qr_tiny_columns():
 
 
 def test_batch_last_multi_dimensional_batch():
-    a = _tiny_batch((3, 3), torch.float64, batch=(2, torch_small.MIN_BATCH // 2))
+    a = _tiny_batch((3, 3), torch.float64, batch=(2, tuning.TORCH_BATCH_LAST_MIN_BATCH // 2))
     q, r = diffqr.qr(a)
     qn, rn = torch.linalg.qr(a)
     assert torch_small.is_batch_last(q)
@@ -210,8 +212,8 @@ def test_batch_last_gradient_matches_numpy_rule(shape):
 @pytest.mark.parametrize("shape", [(3, 3), (4, 2), (2, 4)])
 def test_batch_last_double_backward(monkeypatch, shape):
     """gradcheck/gradgradcheck with the batch-last forward (small batch: thresholds lowered)."""
-    monkeypatch.setattr(torch_small, "MIN_BATCH", 2)
-    monkeypatch.setattr(torch_backend, "_MANY_SYSTEMS", 1)
+    monkeypatch.setattr(tuning, "TORCH_BATCH_LAST_MIN_BATCH", 2)
+    monkeypatch.setattr(tuning, "TORCH_MANY_SYSTEMS", 1)
     a = _tiny_batch(shape, torch.float64, seed=3, batch=(5,)).requires_grad_()
     assert torch_small.is_batch_last(diffqr.qr(a.detach())[0])
 
@@ -224,7 +226,7 @@ def test_batch_last_double_backward(monkeypatch, shape):
 
 def test_batch_last_under_torch_func():
     """vmap and grad transforms fall back to LAPACK and give the same numbers."""
-    a = _tiny_batch((3, 3), torch.float64, seed=4, batch=(2, torch_small.MIN_BATCH))
+    a = _tiny_batch((3, 3), torch.float64, seed=4, batch=(2, tuning.TORCH_BATCH_LAST_MIN_BATCH))
     q_bar = torch.randn(a.shape[1:], dtype=a.dtype, generator=torch.Generator().manual_seed(5))
 
     def loss(x):

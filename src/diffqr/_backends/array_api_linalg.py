@@ -10,15 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import _tuning
+
 Array = Any
 Namespace = Any
 
-# Diagonal blocks up to this order are solved by the namespace's LU solve (exact back
-# substitution on a triangle: partial pivoting swaps no rows); larger triangles split in halves,
-# the off-diagonal blocks updated by one product each.  The LU's extra 2/3 k³ flops per leaf cost
-# less than the calls a deeper recursion makes (array-api-strict, 400 × 400, 8 right-hand sides:
-# 2.5 ms with leaves of 128, 9 ms with 64, 21 ms with 32; 1000 × 1000: 18 / 27 / 56 ms).
-TRIANGULAR_LEAF = 128
 
 
 def _device(x: Array) -> Any:
@@ -82,11 +78,12 @@ def solve_upper(xp: Namespace, u: Array, b: Array) -> Array:
     """``u⁻¹ b`` for upper triangular ``u`` (..., k, k) and ``b`` (..., k, r), batched.
 
     Recursive halving: ``x2 = u22⁻¹ b2``, ``x1 = u11⁻¹ (b1 − u12 x2)``; leaves of order
-    :data:`TRIANGULAR_LEAF` go to the namespace's ``linalg.solve`` on their upper triangle,
-    which for a triangle with a nonzero diagonal is back substitution (no row swaps, ``L = I``).
+    :data:`diffqr._tuning.ARRAY_API_TRIANGULAR_LEAF` go to the namespace's ``linalg.solve`` on
+    their upper triangle, which for a triangle with a nonzero diagonal is back substitution (no
+    row swaps, ``L = I``).
     """
     k = u.shape[-1]
-    if k <= TRIANGULAR_LEAF:
+    if k <= _tuning.ARRAY_API_TRIANGULAR_LEAF:
         batch = _broadcast_batch(u.shape[:-2], b.shape[:-2])
         u = xp.broadcast_to(xp.triu(u), (*batch, k, k))
         b = xp.broadcast_to(b, (*batch, *b.shape[-2:]))

@@ -1,6 +1,6 @@
 """HIPS autograd adapter: NumPy arrays traced by ``autograd.grad`` / ``jacobian`` / ``make_jvp``.
 
-Each primitive becomes an ``autograd.extend.primitive`` whose forward is the NumPy adapter's
+Each primitive becomes an ``autograd.extend.primitive`` whose forward runs on the raw arrays
 (LAPACK) and whose VJP and JVP run the shared rules over the vocabulary below, written in
 ``autograd.numpy`` so that autograd traces the rules again (higher order); the triangular solve
 is a primitive of its own (:mod:`.autograd_solve`).  autograd's cotangent of a complex ``X`` is
@@ -14,11 +14,9 @@ import numpy as np
 from autograd.extend import defjvp_argnums, defvjp_argnums, primitive
 from autograd.tracer import Box, getval
 
-from .._primitives import PRIMITIVES
-from . import numpy as numpy_adapter
+from . import _host, base
 from .autograd_solve import conj_cotangent as _conj
 from .autograd_solve import solve_left as _solve_left
-from .base import Backend
 
 
 def is_traced(x) -> bool:
@@ -26,7 +24,7 @@ def is_traced(x) -> bool:
     return isinstance(x, Box)
 
 
-class AutogradBackend(Backend):
+class AutogradBackend(base.Backend):
     name = "autograd"
 
     def matmul(self, a, b):
@@ -48,7 +46,10 @@ class AutogradBackend(Backend):
         return self.mH(_solve_left(r, self.mH(b), upper=upper, adjoint=not adjoint))
 
     def cholesky(self, a):
-        return numpy_adapter.BACKEND.cholesky(getval(a))  # not differentiated (CholeskyQR)
+        try:  # not differentiated (CholeskyQR checks and factors the values)
+            return self.mH(np.linalg.cholesky(getval(a)))
+        except np.linalg.LinAlgError:
+            return np.full_like(getval(a), np.nan)
 
     def solve(self, a, b):
         return anp.linalg.solve(a, b)
@@ -78,13 +79,13 @@ class AutogradBackend(Backend):
         return _dtype(a).name
 
     def householder_qr(self, a, *, complete):
-        return numpy_adapter.BACKEND.householder_qr(getval(a), complete=complete)
+        return np.linalg.qr(getval(a), mode="complete" if complete else "reduced")
 
     def qr_r(self, a):
-        return numpy_adapter.BACKEND.qr_r(getval(a))
+        return np.linalg.qr(getval(a), mode="r")
 
     def column_pivots(self, a, rank):
-        return numpy_adapter.householder_pivots(np.asarray(getval(a)), rank)
+        return _host.householder_pivots(np.asarray(getval(a)), rank)
 
     def take_columns(self, a, perm):
         # A[..., :, P] by advanced indexing with broadcast index arrays (autograd differentiates
@@ -111,7 +112,7 @@ def _wrap(prim):
 
     @primitive
     def function(*inputs, **options):
-        return tuple(prim.forward(numpy_adapter.BACKEND, *inputs, **options))
+        return tuple(BACKEND.forward(prim, inputs, options))  # raw arrays: LAPACK, no tracing
 
     function.__name__ = f"diffqr_{prim.name}"
     differentiable = lambda outputs: len(getval(outputs)) - prim.auxiliary  # noqa: E731
@@ -141,4 +142,4 @@ def _wrap(prim):
     return function
 
 
-_FUNCTIONS = {p.name: _wrap(p) for p in PRIMITIVES}
+_FUNCTIONS = {p.name: _wrap(p) for p in base.PRIMITIVES}

@@ -12,7 +12,7 @@ import numpy as np
 from autograd.extend import defjvp_argnums, defvjp_argnums, primitive
 from autograd.tracer import getval
 
-from . import numpy as numpy_adapter
+from . import _host
 
 
 def conj_cotangent(x):
@@ -31,7 +31,7 @@ def _shape(a):
 @primitive
 def solve_left(r, b, *, upper, adjoint):
     """``op(r)⁻¹ b`` (``op`` = identity or ``ᴴ``), LAPACK on the raw arrays."""
-    return numpy_adapter.BACKEND.solve_triangular(r, b, upper=upper, adjoint=adjoint)
+    return _host.solve_triangular(r, b, lower=not upper, trans="C" if adjoint else "N")
 
 
 def _solve_vjp(argnums, x, inputs, options):

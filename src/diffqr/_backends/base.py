@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import _tuning
+
 Array = Any
 
 SUPPORTED_DTYPES = ("float32", "float64", "complex64", "complex128")
@@ -25,9 +27,6 @@ class Backend:
     """
 
     name: str = "?"
-    # qr(method="auto") takes CholeskyQR for tall-skinny input only where it is the faster
-    # forward pass (measured by `python -m diffqr bench`).
-    cholesky_qr_is_faster: bool = False
 
     # ------------------------------------------------------------------ vocabulary for the rules
     def matmul(self, a: Array, b: Array) -> Array:
@@ -148,13 +147,30 @@ class Backend:
         """Column-pivoting permutation ``(..., n)`` (int64), held constant under differentiation.
 
         With a truncation ``rank``, the pivots after the first ``rank`` come sorted
-        (see :func:`diffqr._backends.numpy.householder_pivots`).
+        (see :func:`diffqr._backends._host.householder_pivots`).
         """
         raise NotImplementedError
 
     def take_columns(self, a: Array, perm: Array) -> Array:
         """``a[..., :, perm]`` with a batch of permutations, differentiable in ``a``."""
         raise NotImplementedError
+
+    def native_forward(self, primitive: Any, inputs: tuple[Array, ...], options: dict[str, Any]
+                       ) -> tuple[Array, ...] | None:
+        """A framework's own kernel for ``primitive``'s forward pass, or ``None`` (the default)
+        where it has none for these inputs and options.  Overridden by fast-path modules
+        (``_backends/<framework>_*.py``), which recognize a primitive by ``primitive.name``."""
+        return None
+
+    def forward(self, primitive: Any, inputs: tuple[Array, ...], options: dict[str, Any]
+                ) -> tuple[Array, ...]:
+        """``primitive``'s forward pass (not differentiated): :meth:`native_forward` where it
+        applies and fast paths are on (:func:`diffqr.fast_paths`), else the primitive's own."""
+        if _tuning.fast_paths_enabled():
+            outputs = self.native_forward(primitive, inputs, options)
+            if outputs is not None:
+                return outputs
+        return primitive.forward(self, *inputs, **options)
 
     def apply(self, primitive: Any, inputs: tuple[Array, ...], options: dict[str, Any]) -> Any:
         """Evaluate a :class:`diffqr._primitives.Primitive`, hooked into the framework's autodiff.
@@ -174,3 +190,14 @@ class Backend:
         (MXNet) override it to factor ``A`` directly."""
         outputs = self.apply(primitive, tuple(self.mH(x) for x in inputs), options)
         return tuple(self.mH(y) for y in outputs)
+
+
+# The differentiable primitives (diffqr._primitives registers them at import).  Adapters that
+# build their autodiff hooks up front (outside any tracing) read them here, so an adapter never
+# imports the layer above it.
+PRIMITIVES: list[Any] = []
+
+
+def register_primitives(*primitives: Any) -> None:
+    """Add primitives to :data:`PRIMITIVES` (called once by ``diffqr._primitives``)."""
+    PRIMITIVES.extend(p for p in primitives if p not in PRIMITIVES)

@@ -1,48 +1,33 @@
 """MXNet adapter: ``mx.nd.NDArray`` and ``mx.np.ndarray`` in, the same type out.
 
-Each primitive call is recorded on MXNet's tape as a custom function (the C API behind
-``mx.autograd.Function``, see :func:`_record`).  Its forward is MXNet's own ``gelqf`` where that
-applies (the reduced QR of a deep or square matrix, the LQ of a wide or square one) and diffqr's
-NumPy backend on the host otherwise; its backward runs the primitive's VJP on the host with the
-NumPy backend.  Why the host rather than MXNet kernels for the rules:
-
-* MXNet does not record a custom function's backward (a second backward through a gradient taken
-  with ``create_graph=True`` raises MXNetError "non-differentiable"), so rules run on MXNet arrays
-  would buy no higher derivatives;
-* on the CPU both sides call BLAS/LAPACK, and each MXNet operation costs tens of microseconds
-  of dispatch: the backward measured faster on the host at every size tried
-  (benchmarks/bench_mxnet.py);
-* ``mx.nd.linalg`` has no QR besides ``gelqf`` (``m <= n``, no pivoting, no complete mode) and
-  ``mx.np.linalg.qr`` is a fallback to official NumPy that raises under ``autograd.record()``.
-
-LQ is one call on ``A`` itself (:meth:`MXNetBackend.apply_adjoint`): MXNet's transposes are
-copies, NumPy's are free views.
+Each primitive call is recorded on MXNet's tape as a custom function (:mod:`.mxnet_tape`).  Its
+forward is MXNet's own ``gelqf`` where that applies (:mod:`.mxnet_gelqf`, a fast path) and diffqr's
+NumPy adapter on the host otherwise; its backward runs the primitive's VJP on the host.  LQ is one
+call on ``A`` itself (:meth:`MXNetBackend.apply_adjoint`): MXNet's transposes are copies, NumPy's
+are free views.
 
 The vocabulary below (for the explicit rules ``diffqr.qr_jvp`` & co. on MXNet arrays) uses MXNet's
 own recorded operations (``mx.np``, ``mx.nd.linalg.trsm``, ``mx.nd.gather_nd``), so those rules
 and ``take_columns`` are differentiable by ``mx.autograd``.
 
-Limits: no complex dtypes in MXNet; no second derivatives (see above); no forward mode in MXNet
-(use ``diffqr.qr_jvp``/``lq_jvp``, which accept MXNet arrays); values must be concrete (no
-symbolic ``hybridize``).  An error in the backward pass, such as ``RankDeficientError``, is
-printed by MXNet and raised as ``MXNetError`` when the gradient is read: MXNet cannot pass a
-Python exception out of a custom function's backward.
+Limits: no complex dtypes in MXNet; no second derivatives (see :mod:`.mxnet_tape`); no forward
+mode in MXNet (use ``diffqr.qr_jvp``/``lq_jvp``, which accept MXNet arrays); values must be
+concrete (no symbolic ``hybridize``).
 """
 
 from __future__ import annotations
 
-import ctypes
 import functools
-import itertools
-import traceback
 
 import mxnet as mx
 import numpy as np
 
-from .._primitives import QR
+from .. import _tuning
+from ._host import householder_pivots
 from .base import Backend
+from .mxnet_gelqf import MXNetGelqf
+from .mxnet_tape import host_vjp, record, store, swap_last_axes
 from .numpy import BACKEND as NUMPY
-from .numpy import householder_pivots
 
 
 def _np(a):
@@ -62,55 +47,27 @@ def _kind_of(like):
 
 def _from_host(x: np.ndarray, like):
     """A host array as a new MXNet array of ``like``'s kind and context."""
-    return _kind_of(like)(_store(None, x, add=False, like=like))
+    return _kind_of(like)(store(None, x, add=False, like=like))
 
 
-def _store(out, x: np.ndarray, *, add: bool, like=None):
-    """Copy the host array ``x`` into the MXNet array ``out`` (added to it with ``add``), or into a
-    new legacy array in ``like``'s context when ``out`` is ``None``; returns the array written.
+class MXNetVocabulary(Backend):
+    """The MXNet vocabulary and autodiff hook, without fast paths."""
 
-    ``empty`` plus a synchronous copy is a quarter of the time of ``mx.nd.array``, whose Python
-    indexing path dominates for small arrays.  A large transposed view (LQ's factors and
-    gradients, computed on the host as QR's) is copied as is and transposed by MXNet, 2-4× faster
-    than NumPy's transposing copy.
-    """
-    if out is None:
-        out = mx.nd.empty(x.shape, ctx=like.ctx, dtype=x.dtype)
-    large = x.ndim >= 2 and x.size >= _MX_TRANSPOSE_MIN_SIZE
-    flipped = np.swapaxes(x, -1, -2) if large else x
-    if not x.flags.c_contiguous and flipped.flags.c_contiguous:
-        source = mx.nd.empty(flipped.shape, ctx=out.ctx, dtype=x.dtype)
-        source._sync_copyfrom(flipped)
-        if add:
-            out += source.transpose(_swap_last_axes(x.ndim))
-        else:
-            mx.nd.transpose(source, axes=_swap_last_axes(x.ndim), out=out)
-    elif add:
-        source = mx.nd.empty(x.shape, ctx=out.ctx, dtype=x.dtype)
-        source._sync_copyfrom(x)
-        out += source
-    else:
-        out._sync_copyfrom(x)
-    return out
-
-
-# From about 128 × 512 entries MXNet's transpose beats NumPy's transposing copy.
-_MX_TRANSPOSE_MIN_SIZE = 1 << 16
-
-
-def _swap_last_axes(ndim: int) -> tuple[int, ...]:
-    return (*range(ndim - 2), ndim - 1, ndim - 2)
-
-
-class MXNetBackend(Backend):
     name = "mxnet"
+
+    def as_nd(self, a):  # for mxnet_gelqf
+        return _nd(a)
+
+    def like(self, a, y):
+        """``y`` as an array of ``a``'s kind (``mx.np`` or ``mx.nd``)."""
+        return _kind_of(a)(y)
 
     def matmul(self, a, b):
         return _kind_of(a)(mx.np.matmul(_np(a), _np(b)))
 
     def mH(self, a):
         # transpose, not swapaxes: MXNet's swapaxes kernel is several times slower.
-        return a.transpose(_swap_last_axes(a.ndim))
+        return a.transpose(swap_last_axes(a.ndim))
 
     def tril(self, a, k=0):
         return _kind_of(a)(mx.np.tril(_np(a), k))
@@ -163,35 +120,30 @@ class MXNetBackend(Backend):
         return _kind_of(a)(gathered)
 
     def apply(self, primitive, inputs, options):
-        return _call(primitive, inputs, options, adjoint=False)
+        return _call(self, primitive, inputs, options, adjoint=False)
 
     def apply_adjoint(self, primitive, inputs, options):
         # One call on A itself: LQ's factors come straight from gelqf, without transposed
         # copies of A, Q and their cotangents (MXNet's transposes are copies).
-        return _call(primitive, inputs, options, adjoint=True)
+        return _call(self, primitive, inputs, options, adjoint=True)
+
+
+class MXNetBackend(MXNetGelqf, MXNetVocabulary):
+    """The MXNet adapter: the vocabulary with the ``gelqf`` forward."""
 
 
 BACKEND = MXNetBackend()
 
 
-def _transposed(x: np.ndarray) -> np.ndarray:
-    return np.swapaxes(x, -1, -2)  # a view; real dtypes only, so no conjugate
-
-
-def _same(x: np.ndarray) -> np.ndarray:
-    return x
-
-
-def _call(primitive, inputs, options, *, adjoint: bool):
+def _call(xp, primitive, inputs, options, *, adjoint: bool):
     """Evaluate ``primitive`` (on the transposes of ``inputs`` with ``adjoint``, returning the
-    transposes of its outputs) and record it with its VJP for ``mx.autograd``.
-
-    The VJP runs on the host with diffqr's NumPy backend, on the host copies made here; with
-    ``adjoint`` the host sees transposed views, free in NumPy.
-    """
-    view = _transposed if adjoint else _same
+    transposes of its outputs) and record it with its VJP (on host copies; with ``adjoint`` on
+    transposed views, free in NumPy: real dtypes only, so no conjugate)."""
+    view = (lambda x: np.swapaxes(x, -1, -2)) if adjoint else (lambda x: x)
     recording = mx.autograd.is_recording()
-    outputs = _gelqf_forward(primitive, inputs, options, adjoint=adjoint)
+    outputs = None
+    if _tuning.fast_paths_enabled():
+        outputs = xp.native_forward(primitive, inputs, options, adjoint=adjoint)
     if outputs is None:
         host_inputs = tuple(view(x.asnumpy()) for x in inputs)
         host_outputs = primitive.forward(NUMPY, *host_inputs, **options)
@@ -200,99 +152,6 @@ def _call(primitive, inputs, options, *, adjoint: bool):
         host_inputs = tuple(view(x.asnumpy()) for x in inputs)
         host_outputs = tuple(view(y.asnumpy()) for y in outputs)
     if recording:
-        _record(inputs, outputs, functools.partial(
-            _host_vjp, primitive, options, view, host_inputs, host_outputs))
+        record(inputs, outputs, functools.partial(
+            host_vjp, primitive, options, view, host_inputs, host_outputs))
     return outputs
-
-
-def _gelqf_forward(primitive, inputs, options, *, adjoint: bool):
-    """QR's forward by MXNet's own ``gelqf`` where it applies, else ``None`` (the host).
-
-    ``gelqf`` is the LQ of a wide or square matrix, the transposed QR of a deep or square one:
-    the same LAPACK Householder reflections, so the same gauge as NumPy's ``qr``; it runs float32
-    in float32 (NumPy 1.23's ``qr`` runs it in float64) and is the faster kernel for all but tiny
-    matrices.  Reduced mode only, not inside CholeskyQR, and for a deep ``A`` (transposes
-    around ``gelqf``) only from ``_GELQF_TRANSPOSED_MIN_SIZE`` entries.
-    """
-    if primitive is not QR or options["mode"] != "reduced" or options["method"] != "householder":
-        return None
-    (a,) = inputs
-    m, n = a.shape[-2:] if adjoint else a.shape[:-3:-1]  # of the matrix gelqf factors
-    if not 0 < m <= n or 0 in a.shape or (not adjoint and m * n < _GELQF_TRANSPOSED_MIN_SIZE):
-        return None
-    k = options["rank"]
-    with mx.autograd.pause():
-        q, l_factor = mx.nd.linalg.gelqf(_nd(a if adjoint else BACKEND.mH(a)))
-        if k < m:
-            q, l_factor = q[..., :k, :], l_factor[..., :k]
-        outputs = (q, l_factor) if adjoint else (BACKEND.mH(q), BACKEND.mH(l_factor))
-    return tuple(_kind_of(a)(y) for y in outputs)
-
-
-# The QR of a deep A takes gelqf only from this size: below it NumPy's QR beats gelqf plus the
-# three transposes around it (measured: 64 × 32 host 15% faster, 256 × 128 gelqf as fast or faster).
-_GELQF_TRANSPOSED_MIN_SIZE = 128 * 64
-
-
-def _host_vjp(primitive, options, view, inputs, outputs, cotangents, grads, reqs):
-    """The primitive's VJP on the host, written into MXNet's input gradients ``grads``."""
-    # The auxiliary outputs are not differentiable: their (zero) cotangents are dropped.
-    kept = len(cotangents) - primitive.auxiliary
-    host = tuple(view(c.asnumpy()) for c in cotangents[:kept])
-    results = primitive.vjp(NUMPY, inputs, outputs, host, **options)
-    for grad, result, req in zip(grads, results, reqs, strict=True):
-        if req == _NULL or (result is None and req == _ADD):
-            continue
-        value = np.zeros(grad.shape, grad.dtype) if result is None else view(result)
-        _store(grad, value, add=req == _ADD)
-
-
-# MXNet's gradient requests (OpReqType) and the C callback types of mx.autograd.Function.
-_NULL, _ADD = 0, 3
-_BACKWARD_ENTRY = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                                   ctypes.POINTER(ctypes.c_void_p),
-                                   ctypes.POINTER(ctypes.c_int), ctypes.c_int, ctypes.c_void_p)
-_DELETE_ENTRY = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
-_LIVE_RECORDS: dict[int, object] = {}  # the callbacks of each record, until MXNet drops it
-_RECORD_KEYS = itertools.count()
-
-
-def _record(inputs, outputs, backward) -> None:
-    """Put ``outputs = f(inputs)`` on MXNet's tape; its backward calls
-    ``backward(cotangents, input_grads, reqs)``.
-
-    What ``mx.autograd.Function.__call__`` does, through the same C API, with the two bugs of
-    MXNet 1.9's backward entry fixed: it stops writing input gradients at the first input whose
-    gradient is not requested, and it ignores ``grad_req="add"`` (it compares the request code
-    with a string).  No Function object and no temporary gradient arrays either.
-    """
-    key = next(_RECORD_KEYS)
-
-    def backward_entry(num_ograds, num_igrads, ptrs, reqs, is_train, _):
-        try:
-            arrays = [mx.nd.NDArray(ctypes.cast(ptrs[i], mx.base.NDArrayHandle),
-                                    writable=i >= num_ograds)
-                      for i in range(num_ograds + num_igrads)]
-            backward(arrays[:num_ograds], arrays[num_ograds:],
-                     [reqs[i] for i in range(num_igrads)])
-        except Exception:  # MXNet cannot take it: print it and fail the gradient
-            print(f"Error in diffqr's MXNet backward: {traceback.format_exc()}")
-            return False
-        return True
-
-    def delete_entry(_):
-        _LIVE_RECORDS.pop(key, None)
-        return True
-
-    callbacks = [ctypes.cast(_BACKWARD_ENTRY(backward_entry), ctypes.CFUNCTYPE(ctypes.c_int)),
-                 ctypes.cast(_DELETE_ENTRY(delete_entry), ctypes.CFUNCTYPE(ctypes.c_int))]
-    context = mx.base.MXCallbackList(
-        ctypes.c_int(len(callbacks)),
-        ctypes.cast(mx.base.c_array(ctypes.CFUNCTYPE(ctypes.c_int), callbacks),
-                    ctypes.POINTER(ctypes.CFUNCTYPE(ctypes.c_int))),
-        ctypes.cast(mx.base.c_array(ctypes.c_void_p, [None] * len(callbacks)),
-                    ctypes.POINTER(ctypes.c_void_p)))
-    _LIVE_RECORDS[key] = context
-    mx.base.check_call(mx.base._LIB.MXCustomFunctionRecord(
-        ctypes.c_int(len(inputs)), mx.base.c_handle_array(inputs),
-        ctypes.c_int(len(outputs)), mx.base.c_handle_array(outputs), ctypes.byref(context)))

@@ -1,4 +1,5 @@
-"""TensorFlow adapter: each primitive becomes one recorded op, differentiated by the shared rules.
+"""TensorFlow adapter: each primitive becomes one recorded op (:mod:`.tensorflow_tape`),
+differentiated by the shared rules.
 
 The op is recorded the way ``tf.custom_gradient`` records its functions, with the primitive's JVP
 as the forward-mode rule as well: ``GradientTape`` and ``tf.gradients`` use the VJP,
@@ -11,15 +12,12 @@ so pivoting is unavailable under ``jit_compile=True``; the rest compiles with XL
 
 from __future__ import annotations
 
-import itertools
-
 import tensorflow as tf
+from tensorflow.python.eager.record import stop_recording
 
-# The recording hook under tf.custom_gradient, which also takes a forward-mode rule.
-from tensorflow.python.eager.record import could_possibly_record, record_operation, stop_recording
-
+from ._host import householder_pivots
 from .base import Backend
-from .numpy import householder_pivots
+from .tensorflow_tape import connect
 
 
 def _values_known(a) -> bool:
@@ -29,9 +27,6 @@ def _values_known(a) -> bool:
 
 class TensorFlowBackend(Backend):
     name = "tensorflow"
-    # TF 2.21 on 2 cores: CholeskyQR2 1.8× faster than tf.linalg.qr on 20000 × 100, 1.4× on
-    # 8000 × 200, even on 2000 × 500.
-    cholesky_qr_is_faster = True
 
     def matmul(self, a, b):
         return tf.linalg.matmul(a, b)
@@ -126,50 +121,8 @@ class TensorFlowBackend(Backend):
     def apply(self, primitive, inputs, options):
         inputs = tuple(tf.convert_to_tensor(x) for x in inputs)  # reads variables on the tape
         with stop_recording():
-            outputs = primitive.forward(self, *inputs, **options)
-        return _connect(primitive, inputs, tuple(outputs), options)
+            outputs = self.forward(primitive, inputs, options)
+        return connect(primitive, self, inputs, tuple(outputs), options)
 
 
 BACKEND = TensorFlowBackend()
-
-_OVERRIDE_IDS = itertools.count()
-
-
-def _connect(primitive, inputs: tuple, outputs: tuple, options: dict) -> tuple:
-    """``outputs`` (values already computed) tied to ``inputs`` by the primitive's VJP and JVP.
-
-    This is what ``tf.custom_gradient`` does, plus a forward-mode rule: through
-    ``tf.custom_gradient``, ``ForwardAccumulator`` transposes the backward function eagerly but
-    inside ``tf.function`` silently returns zero tangents (it sees only the identity op that
-    ``custom_gradient`` inserts).  The rules use the outputs through a fresh ``_connect`` whenever
-    a tape or accumulator is active, so those differentiate the rules again (higher order)
-    without recomputing the decomposition.  The primitive's auxiliary outputs stay untied:
-    constants to every tape and accumulator.
-    """
-    count = len(outputs) - primitive.auxiliary
-    auxiliary = outputs[count:]
-
-    def tied_outputs():
-        return _connect(primitive, inputs, outputs, options) if could_possibly_record() else outputs
-
-    def backward(*cotangents):
-        return primitive.vjp(BACKEND, inputs, tied_outputs(), cotangents[:count], **options)
-
-    def forward(*tangents):
-        return primitive.jvp(BACKEND, inputs, tied_outputs(), tangents, **options)
-
-    name = f"diffqr_{primitive.name}"
-    with stop_recording():
-        if tf.executing_eagerly():
-            tied = [tf.identity(y) for y in outputs[:count]]
-        else:
-            # Symbolic tf.gradients follows graph edges: route them from the outputs to the
-            # inputs through an IdentityN whose gradient is the primitive's VJP.
-            override = f"{name}_{next(_OVERRIDE_IDS)}"
-            tf.RegisterGradient(override)(
-                lambda _, *cotangents: [None] * count + list(backward(*cotangents))
-            )
-            with tf.compat.v1.get_default_graph().gradient_override_map({"IdentityN": override}):
-                tied = tf.identity_n([*outputs[:count], *inputs])[:count]
-    record_operation(name, tied, list(inputs), backward, forward)
-    return (*tied, *auxiliary)

@@ -22,8 +22,10 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m diffqr bench",
-                                     description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m diffqr bench", description=__doc__.split("\n")[0],
+        epilog="python -m diffqr bench --only {pivoted,lstsq,jax,tensorflow,mxnet,dask,accuracy,"
+        "families} [options]: one focused benchmark instead (see diffqr/_bench/studies).")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (well under a minute "
                         "per framework)")
     parser.add_argument("--framework", action="append", metavar="NAME",
@@ -57,8 +59,26 @@ def _run_in_subprocess(name: str, args: argparse.Namespace) -> dict | None:
         return None
 
 
+def _run_study(argv: list[str]) -> int:
+    """``--only NAME [options]``: one focused benchmark of :mod:`.studies`, in a fresh process
+    (one BLAS thread unless the environment says otherwise); its options follow its name."""
+    from .studies import STUDIES
+
+    if len(argv) < 2 or argv[1] not in STUDIES:
+        print(f"--only needs one of {', '.join(STUDIES)}; then that benchmark's options "
+              "(--only NAME --help lists them)", file=sys.stderr)
+        return 2
+    env = os.environ.copy()
+    for key in THREAD_VARIABLES:
+        env.setdefault(key, "1")
+    command = [sys.executable, "-m", f"{__package__}.studies.{argv[1]}", *argv[2:]]
+    return subprocess.call(command, env=env)
+
+
 def main(argv: list[str]) -> int:
     """Entry point of ``python -m diffqr bench``."""
+    if argv and argv[0] == "--only":
+        return _run_study(argv)
     args = _parser().parse_args(argv)
     if args.threads < 1:
         print("--threads must be at least 1", file=sys.stderr)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 import diffqr
+from diffqr._dispatch import NAMES
 
 QRFn = Callable[[Any], Sequence[Any]]
 
@@ -156,7 +157,8 @@ class NumpyRunner(Runner):
             tracemalloc.stop()
 
 
-RUNNER_MODULES = ("torch", "jax", "tensorflow", "mxnet", "dask")
+# The registry's frameworks that have a runner module here (NumPy's is NumpyRunner).
+RUNNER_MODULES = tuple(name for name in NAMES if name != "numpy")
 
 
 def available() -> list[str]:

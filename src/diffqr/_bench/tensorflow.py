@@ -1,7 +1,7 @@
 """TensorFlow side of the benchmark: ``tf.linalg.qr`` and its gradient against ``diffqr.qr``.
 
-Eager mode, as a user's first call runs; ``benchmarks/bench_tensorflow.py`` also times both
-inside ``tf.function``.
+Eager mode, as a user's first call runs; ``python -m diffqr bench --only tensorflow`` also times
+both inside ``tf.function``.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import numpy as np
 
 import diffqr
 
-from .._backends import backend_for
+from .._dispatch import backend_for
 from .._verify import random_matrix
 
 Arrays = Sequence[Any]

@@ -22,11 +22,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
+from .._backends import _host
 from .._backends.base import Backend
 from .._errors import RankDeficientError
-from .checks import pivot_tolerance
 
 Array = Any
 Solve = Callable[[Array, Array | None, Array], Array]
@@ -74,19 +72,17 @@ def gram_solve_forward(xp: Backend, r: Array, v: Array) -> Array:
 def check_solvable(xp: Backend, r: Array, size: int, *, dual: bool) -> None:
     """Raise :class:`RankDeficientError` if the Gram matrix ``Rᴴ R`` is numerically singular."""
     diag = xp.abs_diagonal_on_host(r)
-    if diag is None or diag.size == 0:
+    found = None if diag is None else _host.small_pivots(diag, size)
+    if found is None:
         return
-    tol = pivot_tolerance(diag.dtype, size)
-    bad = (diag <= tol * diag.max(axis=-1, keepdims=True)) | ~np.isfinite(diag)
-    if not bad.any():
-        return
-    batch = tuple(int(i) for i in np.argwhere(bad)[0][:-1])
+    batch, _ = found
     in_batch = f" (batch element {batch})" if batch else ""
     what = ("rows: the minimum-norm solution" if dual
             else "columns: the least-squares solution")
     raise RankDeficientError(
         f"A{in_batch} has numerically dependent {what} is not unique and has no derivative "
-        f"(a diagonal entry of its triangular factor is <= {tol:.1e} · max |R_jj|). "
+        f"(a diagonal entry of its triangular factor is <= "
+        f"{_host.pivot_tolerance(diag.dtype, size):.1e} · max |R_jj|). "
         "Pass ridge > 0 for the unique regularized solution, or drop dependent columns, e.g. "
         "with diffqr.qr(A, pivoting=True, rank=k)."
     )

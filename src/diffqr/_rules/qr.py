@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import _tuning
 from .._backends.base import Backend
 from .checks import check_invertible, check_triangular_pivots
 
@@ -44,12 +45,12 @@ def _is_complete_deep(q: Array, r: Array, xp: Backend) -> bool:
     return kq == m and kr == m and n < m
 
 
-# Below this size the block split of _copyltu_m saves less than its extra operations cost; its
-# halves are split again down to blocks of _SPLIT_LEAF_SIZE (smaller products run slower, measured
-# with MKL: 62-wide blocks at 60 % of the speed of 250-wide ones; with TensorFlow's Eigen, leaves
-# of 64 made the 500 × 2000 float32 backward 1.27× native instead of 0.91-0.98×).
-_SPLIT_MIN_SIZE = 64
-_SPLIT_LEAF_SIZE = 128
+def _split_min_size() -> int:
+    """``k`` from which the QR VJP splits ``copyltu(M)`` into blocks (a fast path; see
+    :mod:`diffqr._tuning`)."""
+    if not _tuning.fast_paths_enabled():
+        return 1 << 62
+    return _tuning.QR_VJP_SPLIT_MIN_SIZE
 
 
 def _m_matrix(xp: Backend, q: Array, r1: Array, q_bar: Array | None, r1_bar: Array | None
@@ -62,7 +63,7 @@ def _m_matrix(xp: Backend, q: Array, r1: Array, q_bar: Array | None, r1_bar: Arr
 
 
 def _copyltu_m(xp: Backend, q: Array, r: Array, q_bar: Array | None, r_bar: Array | None,
-               min_size: int = _SPLIT_MIN_SIZE) -> Array:
+               min_size: int | None = None) -> Array:
     """``copyltu(M)`` for ``M = R R̄ᴴ − Q̄ᴴ Q``, computing only the blocks of ``M`` it reads.
 
     ``R`` (k × n, n ≥ k) is upper trapezoidal.  With rows and columns split in halves,
@@ -72,10 +73,12 @@ def _copyltu_m(xp: Backend, q: Array, r: Array, q_bar: Array | None, r_bar: Arra
     ``Q̄ᴴ Q`` product and, ``R`` being trapezoidal, over half of ``R R̄ᴴ``.
     """
     k = xp.shape(q)[-1]
+    if min_size is None:
+        min_size = _split_min_size()
     if k < min_size:
         return copyltu(xp, _m_matrix(xp, q, r, q_bar, r_bar))
     h = k // 2
-    min_size = 2 * _SPLIT_LEAF_SIZE
+    min_size = 2 * _tuning.QR_VJP_SPLIT_LEAF
 
     def part(x: Array | None, rows: slice, columns: slice) -> Array | None:
         return None if x is None else x[..., rows, columns]
@@ -128,7 +131,7 @@ def _square_vjp(
     if q_bar is None and r1_bar is None:
         return xp.zeros_like(q)
     m, k = xp.shape(q)[-2:]
-    if q_bar is not None and m == k and k < _SPLIT_MIN_SIZE:
+    if q_bar is not None and m == k and k < _tuning.QR_VJP_SPLIT_MIN_SIZE:
         g = xp.matmul(q, _square_q_h(xp, q, r1, q_bar, r1_bar))
     else:
         h = _copyltu_m(xp, q, r1, q_bar, r1_bar)

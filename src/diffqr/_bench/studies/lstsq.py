@@ -1,6 +1,6 @@
 """Forward + backward of diffqr.lstsq against torch.linalg.lstsq + autograd, side by side.
 
-usage: PYTHONPATH=src python benchmarks/bench_lstsq.py [--repeats N]
+usage: python -m diffqr bench --only lstsq [--repeats N]
 
 Both run in one process on the same float64 data, interleaved repeat by repeat; the table shows
 median wall times and the ratio diffqr / torch (target: ≤ 0.25).  Each timed call computes X, then

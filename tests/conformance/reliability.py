@@ -1,34 +1,29 @@
-"""Reliability tests written once for every framework: bad input, fuzzing, hygiene, threads.
+"""Reliability cases written once for every framework: bad input, fuzzing, hygiene, threads.
 
-Each test group subclasses these classes for its framework, e.g. in ``tests/torch/``::
-
-    class TestFuzzTorch(reliability.Fuzz):
-        framework = "torch"
-
-A framework is driven through its ``diffqr._check`` harness (``asarray``, ``to_numpy``, ``vjp``,
-``jvp``; frameworks without autodiff use the explicit rules), so adding JAX, TensorFlow, MXNet or
-Dask is one subclass per class with ``framework = "<name>"``.
+The classes run in ``test_reliability.py`` on the backend this pytest process was started for
+(see ``conftest.py``); a framework is driven through its adapter in ``backends.py``
+(``asarray``, ``to_numpy``, ``vjp``, ``jvp``; frameworks without autodiff use the explicit rules).
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
 import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import diffqr
-from diffqr._check.harness import Harness, NumpyHarness
-from diffqr._verify import central_difference, inner
+
+from .backends import Backend, current
+from .oracles import central_difference, inner
 
 DTYPES = ("float32", "float64", "complex64", "complex128")
 FRAMEWORKS = ("torch", "jax", "tensorflow", "mxnet", "dask")
@@ -38,24 +33,19 @@ FRAMEWORKS = ("torch", "jax", "tensorflow", "mxnet", "dask")
 RESIDUAL_CONSTANT = 10.0
 
 
-@functools.cache
-def harness(name: str) -> Harness:
-    """The ``python -m diffqr check`` harness of one framework, set up (e.g. float64 enabled)."""
-    if name == "numpy":
-        return NumpyHarness()
-    found = importlib.import_module(f"diffqr._check.{name}").HARNESS
-    found.setup()
-    return found
-
-
 class FrameworkTests:
-    """Base of the shared test classes; subclasses set ``framework``."""
+    """Base of the shared test classes: ``self.fw`` is this process's backend adapter."""
 
-    framework = "numpy"
+    fw: Backend
+
+    @pytest.fixture(autouse=True)
+    def _bind(self, backend: Backend) -> None:
+        # Autouse (so Hypothesis accepts it) and through ``backend``, so ids name the framework.
+        self.fw = backend
 
     @property
-    def fw(self) -> Harness:
-        return harness(self.framework)
+    def framework(self) -> str:
+        return self.fw.name
 
 
 # ---------------------------------------------------------------------- calls and their checks
@@ -204,7 +194,7 @@ def random_like(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
     return out.astype(x.dtype)
 
 
-def vjp(fw: Harness, call: Call, a: np.ndarray, cotangents: list[np.ndarray]) -> np.ndarray:
+def vjp(fw: Backend, call: Call, a: np.ndarray, cotangents: list[np.ndarray]) -> np.ndarray:
     """``Ā`` (PyTorch's convention) through the framework's autodiff, else the explicit rules."""
     if fw.autodiff:
         return fw.vjp(call.differentiable, [a], cotangents)[0]
@@ -217,9 +207,10 @@ def vjp(fw: Harness, call: Call, a: np.ndarray, cotangents: list[np.ndarray]) ->
     return unpermute(fw.to_numpy(b_bar), perm, call.op)
 
 
-def jvp(fw: Harness, call: Call, a: np.ndarray, da: np.ndarray) -> list[np.ndarray]:
-    """Tangents of the differentiable outputs through the framework, else the explicit rules."""
-    if fw.autodiff:
+def jvp(fw: Backend, call: Call, a: np.ndarray, da: np.ndarray) -> list[np.ndarray]:
+    """Tangents of the differentiable outputs through the framework's forward mode, else the
+    explicit rules (which also run on MXNet arrays, MXNet having no forward mode)."""
+    if fw.autodiff and fw.forward_mode:
         return fw.jvp(call.differentiable, [a], [da])
     first, second, perm = call.factors(fw.asarray(a))
     perm = None if perm is None else fw.to_numpy(perm)
@@ -423,32 +414,43 @@ class Fuzz(FrameworkTests):
     @pytest.mark.parametrize("call", [Call("qr"), Call("qr", "complete"), Call("qr", "r"),
                                       Call("qr", pivoting=True), Call("lq"),
                                       Call("lq", "complete"), Call("lq", pivoting=True)], ids=str)
-    def test_empty(self, shape, call):
+    def test_empty(self, request, shape, call):
         """0-size matrices and empty batches: forward and both derivatives."""
-        case = Case(call, shape, "complex128")
+        case = Case(call, shape, "complex128" if self.fw.supports("complex128") else "float64")
+        bug = self.fw.known_bug(call.pivoting, shape)
+        if bug:  # strict: a fix turns this into a failure that asks to drop the entry
+            request.applymarker(pytest.mark.xfail(strict=True, reason=bug))
         self.check_call(case)
         self.check_gradient(case)
 
     @given(case=cases(valid=False))
     @fuzz_settings(DEFAULT_EXAMPLES)
     def test_factorization(self, case):
+        assume(self.fw.supports(case.dtype))
+        assume(not self.fw.known_bug(case.call.pivoting, case.shape))
         self.check_call(case)
 
     @given(case=cases(valid=True))
-    @fuzz_settings(DEFAULT_EXAMPLES)
+    @fuzz_settings(current().fuzz_gradient_examples)
     def test_gradient(self, case):
+        assume(self.fw.supports(case.dtype))
+        assume(not self.fw.known_bug(case.call.pivoting, case.shape))
         self.check_gradient(case)
 
     @pytest.mark.slow
     @given(case=cases(valid=False))
     @fuzz_settings(LONG_EXAMPLES, slow=True)
     def test_factorization_long(self, case):
+        assume(self.fw.supports(case.dtype))
+        assume(not self.fw.known_bug(case.call.pivoting, case.shape))
         self.check_call(case)
 
     @pytest.mark.slow
     @given(case=cases(valid=True))
     @fuzz_settings(LONG_EXAMPLES, slow=True)
     def test_gradient_long(self, case):
+        assume(self.fw.supports(case.dtype))
+        assume(not self.fw.known_bug(case.call.pivoting, case.shape))
         self.check_gradient(case)
 
 
@@ -522,6 +524,8 @@ class BadInput(FrameworkTests):
     def test_non_finite(self, op, value):
         """Checked in eager mode; check_finite=False lets NaN through to non-finite factors."""
         dtype = "complex128" if isinstance(value, complex) else "float64"
+        if not self.fw.supports(dtype):
+            pytest.skip(f"{self.framework} has no {dtype}")
         a = _matrix((2, 4, 3), dtype)
         a[1, 3, 2] = value  # in the last batch element only
         fn = getattr(diffqr, op)
@@ -538,7 +542,7 @@ class BadInput(FrameworkTests):
         assert np.isfinite(triangular[0]).all() and not np.isfinite(triangular[1]).all()
 
     def test_mixed_array_types(self):
-        if self.framework == "numpy":
+        if self.framework == "numpy" or self.fw.traces_numpy:
             pytest.skip("needs a second array type")
         a = _matrix((5, 3))
         q, r = np.linalg.qr(a)
@@ -632,7 +636,7 @@ class Hygiene(FrameworkTests):
 
     def write_counters(self, arrays: dict[str, Any]) -> dict[str, int] | None:
         """In-place write counters of the arrays, where the framework keeps them."""
-        return None
+        return self.fw.write_counters(arrays)
 
     def workload(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Framework arrays passed to diffqr, and every public function called on them.
@@ -648,6 +652,8 @@ class Hygiene(FrameworkTests):
             return [fw.to_numpy(y) for y in ys]
 
         for shape, dtype in HYGIENE_INPUTS:
+            if not fw.supports(dtype):
+                continue
             key = f"{shape} {dtype}"
             a = _matrix(shape, dtype, seed=len(arrays))
             x = self.freeze(fw.asarray(a))
@@ -711,11 +717,9 @@ class Hygiene(FrameworkTests):
         what that framework imports itself) nor other adapters."""
         adapters = [f"diffqr._backends.{name}" for name in FRAMEWORKS]
         own = self.fw.module
-        harness_import = (
-            "from diffqr._check.harness import NumpyHarness; h = NumpyHarness()"
-            if self.framework == "numpy"
-            else f"from diffqr._check.{self.framework} import HARNESS as h; h.setup()"
-        )
+        tests = str(Path(__file__).resolve().parents[1])
+        harness_import = (f"sys.path.insert(0, {tests!r}); from conformance.backends import make; "
+                          f"h = make({self.framework!r})")
         code = f"""
 import sys
 import numpy as np
@@ -738,25 +742,3 @@ sys.exit(1 if bad else 0)
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               check=False)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-# ---------------------------------------------------------------------- accuracy
-
-ACCURACY_CONDITIONS = (1e1, 1e4, 1e8, 1e12)
-
-
-@functools.cache
-def accuracy_case(shape: tuple[int, int], dtype: str, cond: float, seed: int = 0):
-    """``(A, C_Q, C_R, exact Ā)`` for ``ℓ = Re<C_Q, Q> + Re<C_R, R>``, κ(A) = ``cond``."""
-    from diffqr._verify import random_matrix
-    from diffqr._verify_mp import qr_loss_gradient
-
-    rng = np.random.default_rng(seed)
-    a = random_matrix(rng, shape, dtype, cond=cond)
-    q, r = np.linalg.qr(a)
-    c_q, c_r = random_like(rng, q), random_like(rng, r)
-    return a, c_q, c_r, qr_loss_gradient(a, c_q, c_r)
-
-
-def relative_error(x: np.ndarray, exact: np.ndarray) -> float:
-    return float(np.linalg.norm(x - exact) / np.linalg.norm(exact))

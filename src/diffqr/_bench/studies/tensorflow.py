@@ -4,7 +4,7 @@ VJP-only time = median(forward + backward) − median(forward), measured for bot
 interleaved repeats (so both see the same machine load), eagerly and inside tf.function; eagerly
 also the backward pass alone (``tape.gradient``), which does not subtract two noisy numbers.
 
-usage: python benchmarks/bench_tensorflow.py [--repeats N] [--threads N] [--shapes 2000x500 ...]
+usage: python -m diffqr bench --only tensorflow [--repeats N] [--threads N] [--shapes 2000x500 ...]
 """
 
 from __future__ import annotations

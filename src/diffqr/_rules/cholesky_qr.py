@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ._backends.base import Backend
+from .._backends.base import Backend
 
 Array = Any
 

@@ -8,10 +8,10 @@ spilled to disk by distributed.  Reported: time per row against in-memory NumPy 
 backend) on a ``--sample-rows`` sample, the time of a pass that only generates the random inputs,
 and the peak resident memory of each worker process.
 
-usage: python benchmarks/bench_dask.py [--rows N] [--cols N] [--chunk-rows N] [--workers N]
+usage: python -m diffqr bench --only dask [--rows N] [--cols N] [--chunk-rows N] [--workers N]
                                        [--memory-limit 4GB] [--sample-rows N] [--json PATH]
                                        [--local-directory DIR]
-Quick run: python benchmarks/bench_dask.py --rows 2000000 --sample-rows 200000
+Quick run: python -m diffqr bench --only dask --rows 2000000 --sample-rows 200000
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""PyTorch: large batches of tiny real matrices, stored batch-last.
+"""PyTorch fast path: large batches of tiny real matrices, stored batch-last.
 
 For ``10⁴`` matrices of size 3 × 3, a per-matrix kernel (LAPACK's ``geqrf``, a small ``bmm``)
 spends its time in per-call overhead, and elementwise operations over ``(..., 3, 3)`` run with an
@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import torch
 
-# Measured against torch.linalg.qr and bmm (float64, one thread): from a few thousand matrices
-# of size up to 4 the batch-last path is faster; with fewer, or larger, matrices (or complex
-# ones: slower elementwise kernels) per-operation overhead outweighs the per-matrix calls it saves.
-MAX_SIZE = 4
-MIN_BATCH = 2048
+from .. import _tuning
 
 
 def applies(a: torch.Tensor) -> bool:
-    """True for a batch of at least ``MIN_BATCH`` real matrices of size at most ``MAX_SIZE``."""
-    return (a.ndim >= 3 and a.shape[:-2].numel() >= MIN_BATCH and max(a.shape[-2:]) <= MAX_SIZE
-            and not a.is_complex())
+    """True for a batch of at least ``TORCH_BATCH_LAST_MIN_BATCH`` real matrices of size at most
+    ``TORCH_BATCH_LAST_MAX_SIZE`` (:mod:`diffqr._tuning`)."""
+    return (a.ndim >= 3 and a.shape[:-2].numel() >= _tuning.TORCH_BATCH_LAST_MIN_BATCH
+            and max(a.shape[-2:]) <= _tuning.TORCH_BATCH_LAST_MAX_SIZE and not a.is_complex())
 
 
 def is_batch_last(x: torch.Tensor) -> bool:
@@ -43,7 +40,7 @@ def takes(a: torch.Tensor, b: torch.Tensor) -> bool:
     batch-last (as the factors of :func:`householder_qr` are)."""
     return (a.ndim == b.ndim >= 3 and a.shape[:-2] == b.shape[:-2]
             and a.numel() > 0 and b.numel() > 0
-            and max(*a.shape[-2:], b.shape[-1]) <= MAX_SIZE
+            and max(*a.shape[-2:], b.shape[-1]) <= _tuning.TORCH_BATCH_LAST_MAX_SIZE
             and (is_batch_last(a) or is_batch_last(b)))
 
 

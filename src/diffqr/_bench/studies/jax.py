@@ -10,7 +10,7 @@ dots (YNNPACK) still run on its intra-op pool, one thread per core, whatever XLA
 the triangular solve (a LAPACK call) runs on one: so the process is pinned to one core, unless
 ``--all-cores``.
 
-usage: PYTHONPATH=src python benchmarks/bench_jax.py [--repeats N] [--all-cores]
+usage: python -m diffqr bench --only jax [--repeats N] [--all-cores]
 """
 
 from __future__ import annotations

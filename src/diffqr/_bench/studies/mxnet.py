@@ -8,7 +8,7 @@ the MXNet vocabulary (the design alternative).
 
 usage (in the MXNet environment, from the repository root; one BLAS thread for both sides):
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 PYTHONPATH=src \
-        .venv-mxnet/bin/python benchmarks/bench_mxnet.py [--quick]
+        .venv-mxnet/bin/python -m diffqr bench --only mxnet [--quick]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Pivoted QR against unpivoted QR in diffqr, and the pivot choice against the factorization.
 
-usage: python benchmarks/bench_pivoted.py [--framework numpy|torch] [--dtype float64]
+usage: python -m diffqr bench --only pivoted [--framework numpy|torch] [--dtype float64]
                                           [--repeats N] [--threads N] [--shape MxN ...]
 
 For each shape of the foundation benchmark, one process times back to back, interleaved repeat by
@@ -76,7 +76,7 @@ def main() -> None:
 def _measure(runner, a_host, repeats: int, rng) -> dict[str, list[float]]:
     """CPU seconds of each variant on ``a_host``, ``repeats`` interleaved rounds after a warm-up."""
     import diffqr
-    from diffqr._backends import backend_for
+    from diffqr._dispatch import backend_for
 
     m, n = a_host.shape
     k = min(m, n)

@@ -10,7 +10,7 @@ For a fixed loss ℓ = Re<C_Q, Q> + Re<C_R, R> (C random, fixed) of matrices wit
 with the exact gradient from :mod:`diffqr._verify_mp` (central differences of a Householder QR in
 60 significant digits).  LQ and pivoted QR have no native gradient in PyTorch.
 
-usage: python benchmarks/accuracy.py [--output FILE]     (a Markdown table; ~2 minutes)
+usage: python -m diffqr bench --only accuracy [--output FILE]     (a Markdown table; ~2 minutes)
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The Array API and autograd paths against their NumPy/LAPACK counterparts, side by side.
 
-usage: PYTHONPATH=src python benchmarks/bench_families.py [--repeats N] [--size N]
+usage: python -m diffqr bench --only families [--repeats N] [--size N]
 
 array-api-strict (its CPU device; it wraps NumPy, so the ratios measure diffqr's standard-only
 building blocks and the namespace's overhead, not a different BLAS):

@@ -1,0 +1,138 @@
+"""Host helpers on NumPy buffers, shared by the adapters: LAPACK pivots, batched triangular
+solves, column gathers and the eager rank checks.
+
+The lowest layer of diffqr besides ``_errors`` and ``_tuning``: it imports neither the adapters nor
+anything above them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+
+from .. import _tuning
+from .._errors import RankDeficientError
+
+
+def solve_triangular(r: np.ndarray, b: np.ndarray, *, lower: bool, trans: str) -> np.ndarray:
+    """``op(r) x = b`` (``trans`` "N", "T" or "C") over leading batch axes (old SciPy does not
+    batch); a batch of small systems goes to NumPy's batched LU in one call (a fast path)."""
+    kwargs = {"lower": lower, "trans": trans, "check_finite": False}
+    if r.ndim == 2 and b.ndim == 2:
+        return scipy.linalg.solve_triangular(r, b, **kwargs)
+    shape = np.broadcast_shapes(r.shape[:-2], b.shape[:-2])
+    r = np.broadcast_to(r, shape + r.shape[-2:])
+    b = np.broadcast_to(b, shape + b.shape[-2:])
+    if r.shape[-1] <= _tuning.HOST_BATCHED_LU_MAX_SIZE and _tuning.fast_paths_enabled():
+        return _solve_triangular_by_lu(r, b, lower=lower, trans=trans)
+    out = np.empty(shape + b.shape[-2:], dtype=np.result_type(r, b))
+    for index in np.ndindex(*shape):
+        out[index] = scipy.linalg.solve_triangular(r[index], b[index], **kwargs)
+    return out
+
+
+def _solve_triangular_by_lu(r: np.ndarray, b: np.ndarray, *, lower: bool, trans: str
+                            ) -> np.ndarray:
+    """``op(r) x = b`` by ``np.linalg.solve`` (batched LU), as accurate as the triangular solve.
+
+    The system matrix is made upper triangular (reversing the order of the rows and columns of a
+    lower one), so partial pivoting swaps no rows, the LU is ``I · op(r)`` exactly, and ``getrs``
+    is a triangular substitution like ``trtrs`` (equal to rounding: other BLAS kernels).
+    """
+    s = r if trans == "N" else np.swapaxes(r, -1, -2)
+    if trans == "C":
+        s = np.conj(s)
+    if lower == (trans == "N"):  # op(r) is lower triangular
+        flip = np.s_[..., ::-1, :]
+        x = np.linalg.solve(s[..., ::-1, ::-1], b[flip])
+        return x[flip]
+    return np.linalg.solve(s, b)
+
+
+def householder_pivots(a: np.ndarray, rank: int | None = None) -> np.ndarray:
+    """Column pivots of LAPACK's ``geqp3`` for each matrix of a batch, as int64 ``(..., n)``.
+
+    With ``rank``, the pivots after the first ``rank`` are sorted: for a matrix of rank ``rank``
+    LAPACK orders them by rounding noise, and sorting keeps ``P`` locally constant in ``A``.
+    """
+    n = a.shape[-1]
+    # An explicit batch size: reshape cannot infer -1 when a dimension is 0.
+    flat = a.reshape((int(np.prod(a.shape[:-2])), *a.shape[-2:]))
+    perms = np.empty((flat.shape[0], n), dtype=np.int64)
+    for i, matrix in enumerate(flat):
+        if matrix.size:
+            perms[i] = scipy.linalg.qr(matrix, mode="r", pivoting=True, check_finite=False)[1]
+        else:
+            perms[i] = np.arange(n)
+    if rank is not None:
+        perms[:, rank:] = np.sort(perms[:, rank:], axis=-1)
+    return perms.reshape((*a.shape[:-2], n))
+
+
+def take_columns(a: Any, perm: Any, take_along_axis) -> Any:
+    """``a[..., :, perm]`` for a batch of permutations, via the framework's take-along-axis."""
+    return take_along_axis(a, perm[..., None, :], -1)
+
+
+# ---------------------------------------------------------------------- eager rank checks
+
+
+def pivot_tolerance(dtype: np.dtype, size: int) -> float:
+    """Relative size below which a diagonal entry counts as zero: ``max(m, n) · eps``."""
+    return max(size, 1) * float(np.finfo(dtype).eps)
+
+
+def small_pivots(diag: np.ndarray, size: int) -> tuple[tuple[int, ...], list[int]] | None:
+    """The rank check, written once: for ``|diag R|`` (..., k), ``None`` if every
+    ``|R_ii| > tol · max_j |R_jj|`` (and finite), else (the first offending batch index, the
+    offending ``i`` of that matrix)."""
+    if diag.size == 0:
+        return None
+    tol = pivot_tolerance(diag.dtype, size) * diag.max(axis=-1, keepdims=True)
+    bad = (diag <= tol) | ~np.isfinite(diag)
+    if not bad.any():
+        return None
+    batch = tuple(int(i) for i in np.argwhere(bad)[0][:-1])
+    return batch, np.flatnonzero(bad[batch]).tolist()
+
+
+def check_triangular_pivots(diag: np.ndarray, size: int,
+                            batch_labels: np.ndarray | None = None) -> None:
+    """Raise :class:`RankDeficientError` for the triangular block a derivative solves with.
+
+    ``batch_labels`` (one index tuple per matrix) names the batch elements in the message when
+    ``diag`` belongs to a block of a larger batch (a Dask chunk).
+    """
+    found = small_pivots(diag, size)
+    if found is None:
+        return
+    batch, indices = found
+    label = batch if batch_labels is None else tuple(int(i) for i in batch_labels[batch])
+    in_batch = f" of batch element {label}" if batch else ""
+    raise RankDeficientError(
+        f"the derivative divides by diagonal entries {indices}{in_batch} of the triangular factor "
+        f"(|R_ii| = {diag[batch][indices[0]]:.3g} <= {pivot_tolerance(diag.dtype, size):.1e}"
+        " · max |R_jj|):"
+        " the leading columns of A (rows, for LQ) are numerically linearly dependent, so this "
+        "derivative is undefined. Use pivoting=True, with rank=k for a matrix of rank k, "
+        "or ridge > 0 in lstsq."
+    )
+
+
+def check_invertible(host: np.ndarray) -> None:
+    """Raise if the small square matrix ``host`` (``Qnn − I`` of complete mode) is singular."""
+    if host.size:
+        check_singular_values(np.linalg.svd(host, compute_uv=False))
+
+
+def check_singular_values(values: np.ndarray) -> None:
+    """:func:`check_invertible` from the singular values (..., k) of ``Qnn − I``."""
+    smallest = values[..., -1]
+    if np.any(~np.isfinite(smallest)) or np.any(smallest <= pivot_tolerance(values.dtype, 1)):
+        raise RankDeficientError(
+            "the derivative of the complete-mode Q needs Q[:n, :n] − I to be invertible, and it is "
+            "singular here. Use mode='reduced' (the derivative of the span of the completion "
+            "is then taken through Q1) or rotate A."
+        )

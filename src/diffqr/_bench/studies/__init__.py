@@ -1,0 +1,15 @@
+"""Focused benchmarks behind ``python -m diffqr bench --only NAME [options]``, one module each,
+run in a fresh process (``python -m diffqr._bench.studies.NAME``) so that thread settings apply
+before the frameworks load:
+
+- ``pivoted``: pivoted against unpivoted QR, the pivot choice against the factorization;
+- ``lstsq``: ``diffqr.lstsq`` against ``torch.linalg.lstsq`` (forward + backward);
+- ``jax``: VJP time against ``jnp.linalg.qr`` under ``jax.jit``;
+- ``tensorflow``: VJP time against ``tf.linalg.qr``'s gradient, eager and in ``tf.function``;
+- ``mxnet``: LQ against ``mx.nd.linalg.gelqf`` (in the MXNet environment);
+- ``dask``: out-of-core TSQR + VJP on a LocalCluster against NumPy;
+- ``accuracy``: gradient accuracy against a 60-digit mpmath reference;
+- ``families``: the Array API path (array-api-strict) and HIPS autograd against NumPy/LAPACK.
+"""
+
+STUDIES = ("pivoted", "lstsq", "jax", "tensorflow", "mxnet", "dask", "accuracy", "families")
