@@ -39,6 +39,7 @@ def pytest_generate_tests(metafunc):
 def pytest_collection_modifyitems(config, items):
     known = backends.current().known_failures
     for item in items:
-        reason = known.get(getattr(item, "originalname", item.name))
+        # a whole test by its name, or one parametrization by its full name
+        reason = known.get(item.name) or known.get(getattr(item, "originalname", item.name))
         if reason:
             item.add_marker(pytest.mark.xfail(strict=True, reason=reason))
