@@ -14,14 +14,14 @@ import re
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
                            + " --xla_force_host_platform_device_count=4")
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-from jax.sharding import AxisType, NamedSharding  # noqa: E402
-from jax.sharding import PartitionSpec as P  # noqa: E402
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import AxisType, NamedSharding
+from jax.sharding import PartitionSpec as P
 
-import diffqr  # noqa: E402
-from diffqr import distributed as dd  # noqa: E402
+import diffqr
+from diffqr import distributed as dd
 
 jax.config.update("jax_enable_x64", True)
 EPS = {"float32": 1e-6, "complex64": 1e-6, "float64": 1e-15, "complex128": 1e-15}

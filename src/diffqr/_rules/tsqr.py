@@ -145,7 +145,8 @@ def lstsq_jvp(xp: Backend, comm: Collectives, a: Array, b: Array, x: Array, r: A
 def lstsq_vjp(xp: Backend, comm: Collectives | None, a: Array, b: Array, x: Array, r: Array,
               x_bar: Array) -> tuple[Array, Array]:
     """``(Ā_loc, B̄_loc)`` by the single-device rule: ``Z = (Aᴴ A)⁻¹ X̄`` with ``X̄`` summed over
-    the ranks (``comm``; None when ``x_bar`` is global), ``B̄ = A Z``, ``Ā = (B − A X) Zᴴ − B̄ Xᴴ``."""
+    the ranks (``comm``; None when ``x_bar`` is global), ``B̄ = A Z``,
+    ``Ā = (B − A X) Zᴴ − B̄ Xᴴ``."""
     a_bar, _, b_bar = lstsq_rules.lstsq_vjp(xp, gram_solver(xp, comm, r), a, None, b, x, x_bar,
                                             dual=False)
     return a_bar, b_bar

@@ -96,8 +96,9 @@ def _handshake(a: torch.Tensor, b: torch.Tensor | None, group: Any) -> _Collecti
     if not dist.is_available() or not dist.is_initialized():
         raise RuntimeError("diffqr.distributed with torch tensors needs an initialized process "
                            "group: call torch.distributed.init_process_group first")
+    b_matrix = b is not None and b.ndim == 2
     fields = [a.ndim, *(a.shape if a.ndim == 2 else (-1, -1)), _code(a),
-              -1 if b is None else b.ndim, *(b.shape if b is not None and b.ndim == 2 else (-1, -1)),
+              -1 if b is None else b.ndim, *(b.shape if b_matrix else (-1, -1)),
               -1 if b is None else _code(b)]
     mine = torch.tensor(fields, dtype=torch.int64, device=a.device)
     parts = [torch.empty_like(mine) for _ in range(dist.get_world_size(group))]
