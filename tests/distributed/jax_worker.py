@@ -88,6 +88,11 @@ def check_case(mesh, label, m, n, dtype, rng, full=True):
     record(f"{key} qr vjp", err(v, v1), tol * 10)
     g, g1 = jax.grad(lstsq_loss, (0, 1))(a, b), jax.grad(lstsq_loss1, (0, 1))(a0, b0)
     record(f"{key} lstsq grad", max(err(g[0], g1[0]), err(g[1], g1[1])), tol * 10)
+    record(f"{key} lstsq grad in A alone", err(jax.jit(jax.grad(lstsq_loss))(a, b), g1[0]),
+           tol * 10)
+    t = jax.jvp(lambda y: dd.lstsq(a, y, mesh=mesh, axis="rows"), (b,), (db,))[1]
+    record(f"{key} lstsq jvp in B alone",
+           err(t, jax.jvp(lambda y: diffqr.lstsq(a0, y), (b0,), (db,))[1]), tol * 10)
     t = jax.jvp(lambda x, y: dd.lstsq(x, y, mesh=mesh, axis="rows"), (a, b), (da, db))[1]
     record(f"{key} lstsq jvp", err(t, jax.jvp(diffqr.lstsq, (a0, b0), (da, db))[1]), tol * 10)
 

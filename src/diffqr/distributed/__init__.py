@@ -47,7 +47,7 @@ def _torch_arguments(mesh: Any, axis: Any) -> None:
                          "its row block and optionally group=")
 
 
-def qr(A: Any, *, mesh: Any = None, axis: str | None = None, group: Any = None) -> QRResult:
+def qr(A: Any, /, *, mesh: Any = None, axis: str | None = None, group: Any = None) -> QRResult:
     """Reduced QR of a tall matrix whose rows are distributed, differentiable.
 
     Parameters
@@ -87,7 +87,7 @@ def qr(A: Any, *, mesh: Any = None, axis: str | None = None, group: Any = None) 
     return QRResult(*_torch.qr(A, group))
 
 
-def lstsq(A: Any, B: Any, *, mesh: Any = None, axis: str | None = None, group: Any = None
+def lstsq(A: Any, B: Any, /, *, mesh: Any = None, axis: str | None = None, group: Any = None
           ) -> Any:
     """Least-squares solution ``X = argmin ‖A X − B‖`` of a tall, full-column-rank, row-distributed
     ``A``, differentiable in ``A`` and ``B``.

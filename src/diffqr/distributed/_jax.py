@@ -14,7 +14,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 from jax import lax
-from jax.custom_derivatives import linear_call
+from jax.custom_derivatives import SymbolicZero, linear_call
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -95,27 +95,40 @@ def _lstsq_function(mesh, axis: str):
     comm, rows, rep = _Collectives(axis, mesh.shape[axis]), P(axis, None), P()
     forward = _shard_map(lambda a, b: tsqr.lstsq_forward(XP, comm, a, b), mesh, (rows, rows),
                          (rep, rep))
-    tangent = _shard_map(
-        lambda a, b, x, r, da, db: tsqr.lstsq_jvp(XP, comm, a, b, x, r, da, db), mesh,
-        (rows, rows, rep, rep, rows, rows), rep)
     cotangent = _shard_map(
         lambda a, b, x, r, x_bar: tsqr.lstsq_vjp(XP, None, a, b, x, r, x_bar), mesh,
         (rows, rows, rep, rep, rep), (rows, rows))
 
-    def transpose(residuals, x_bar):
+    @functools.cache
+    def tangent(moving: tuple[bool, bool]):
+        """The JVP map of the moving inputs only (``linear_call`` transposes every one)."""
+        def local(a, b, x, r, *ts):
+            ts = iter(ts)
+            da, db = (next(ts) if m else None for m in moving)
+            return tsqr.lstsq_jvp(XP, comm, a, b, x, r, da, db)
+
+        return _shard_map(local, mesh, (rows, rows, rep, rep) + (rows,) * sum(moving), rep)
+
+    def transpose(moving, residuals, x_bar):
         if type(x_bar).__name__ == "Zero":
             x_bar = jnp.zeros(x_bar.aval.shape, x_bar.aval.dtype)
-        return _conj(cotangent(*residuals, jnp.conj(x_bar)))
+        bars = _conj(cotangent(*residuals, jnp.conj(x_bar)))
+        return tuple(c for c, m in zip(bars, moving, strict=True) if m)
 
     @jax.custom_jvp
     def lstsq(a, b):
         return forward(a, b)[0]
 
-    @lstsq.defjvp
+    @functools.partial(lstsq.defjvp, symbolic_zeros=True)
     def lstsq_jvp(primals, tangents):
         a, b = primals
         x, r = forward(a, b)
-        dx = linear_call(lambda res, t: tangent(*res, *t), transpose, (a, b, x, r), tangents)
+        moving = tuple(not isinstance(t, SymbolicZero) for t in tangents)
+        if not any(moving):
+            return x, jnp.zeros_like(x)
+        dx = linear_call(lambda res, t: tangent(moving)(*res, *t),
+                         functools.partial(transpose, moving), (a, b, x, r),
+                         tuple(t for t, m in zip(tangents, moving, strict=True) if m))
         return x, dx
 
     return jax.jit(lstsq)
