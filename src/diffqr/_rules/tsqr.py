@@ -44,9 +44,9 @@ class Collectives(Protocol):
     def own_block(self, stacked: Array, rows: int) -> Array:
         """Rows ``[i·rows, (i+1)·rows)`` of ``stacked``, ``i`` this rank's index."""
 
-    def head_selector(self, a: Array, n: int) -> Array:
-        """``E`` (n × m_i, ``a``'s dtype): ``E[g, l] = 1`` where local row ``l`` of ``a`` is global
-        row ``g < n``, else 0."""
+    def head_selector(self, a: Array, n: int, block_rows: int) -> Array:
+        """``E`` (n × rows of ``a``, ``a``'s dtype; ``a`` is the top of this rank's block of
+        ``block_rows`` rows): ``E[g, l] = 1`` where local row ``l`` is global row ``g < n``."""
 
 
 def _padded_qr(xp: Backend, a: Array, n: int) -> tuple[Array, Array]:
@@ -62,19 +62,25 @@ def _padded_qr(xp: Backend, a: Array, n: int) -> tuple[Array, Array]:
 
 
 def qr_forward(xp: Backend, comm: Collectives, a: Array) -> tuple[Array, Array]:
-    """``(Q_loc, R)``: this rank's rows of ``Q`` and the replicated ``R`` (module docstring)."""
+    """``(Q_loc, R)``: this rank's rows of ``Q`` and the replicated ``R`` (module docstring).
+
+    Only the first ``k = min(m_i, n)`` local rows can be global rows ``< n``: the head selector
+    is ``n × k``, so the head costs ``O(n³)``, not a product over every local row.
+    """
     n = xp.shape(a)[-1]
-    e = comm.head_selector(a, n)
-    head = xp.matmul(e, a)
-    q_tail, r_tail = _padded_qr(xp, a - xp.matmul(xp.mH(e), head), n)
+    k = min(xp.shape(a)[-2], n)
+    e = comm.head_selector(a[:k], n, xp.shape(a)[-2])
+    head = xp.matmul(e, a[:k])
+    tail = xp.concat([a[:k] - xp.matmul(xp.mH(e), head), a[k:]], axis=-2)
+    q_tail, r_tail = _padded_qr(xp, tail, n)
     stacked = comm.all_gather(xp.concat([head, r_tail], axis=-2))
     heads = stacked[0:n]
     for i in range(1, comm.size):
         heads = heads + stacked[2 * i * n:(2 * i + 1) * n]
     tails = [stacked[(2 * i + 1) * n:(2 * i + 2) * n] for i in range(comm.size)]
     q_s, r = xp.householder_qr(xp.concat([heads, *tails], axis=-2), complete=False)
-    q_own = comm.own_block(q_s[n:], n)
-    return xp.matmul(xp.mH(e), q_s[:n]) + xp.matmul(q_tail, q_own), r
+    q = xp.matmul(q_tail, comm.own_block(q_s[n:], n))
+    return xp.concat([q[:k] + xp.matmul(xp.mH(e), q_s[:n]), q[k:]], axis=-2), r
 
 
 def qr_jvp(xp: Backend, comm: Collectives, q: Array, r: Array, da: Array

@@ -51,10 +51,9 @@ class _Collectives:
     def own_block(self, stacked, rows):
         return lax.dynamic_slice_in_dim(stacked, lax.axis_index(self.axis) * rows, rows, axis=0)
 
-    def head_selector(self, a, n):
-        rows = a.shape[0]
-        first = lax.axis_index(self.axis) * rows
-        return (jnp.arange(n)[:, None] == first + jnp.arange(rows)[None, :]).astype(a.dtype)
+    def head_selector(self, a, n, block_rows):
+        first = lax.axis_index(self.axis) * block_rows  # shard_map's blocks are equal
+        return (jnp.arange(n)[:, None] == first + jnp.arange(a.shape[0])[None, :]).astype(a.dtype)
 
 
 def _conj(xs):

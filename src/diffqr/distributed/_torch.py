@@ -81,7 +81,7 @@ class _Collectives:
     def own_block(self, stacked, rows):
         return stacked[self.rank * rows:(self.rank + 1) * rows]
 
-    def head_selector(self, a, n):
+    def head_selector(self, a, n, block_rows):
         first = sum(self.rows[:self.rank])
         e = torch.zeros(n, a.shape[0], dtype=a.dtype, device=a.device)
         count = max(0, min(a.shape[0], n - first))
