@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 USAGE = """usage: python -m diffqr check [--framework NAME]   every capability vs finite differences
+                          [--no-distributed]         (without the diffqr.distributed rows)
        python -m diffqr bench [--quick] [--only ...] diffqr against the native ops
        python -m diffqr --version"""
 

@@ -168,7 +168,30 @@ def main(argv: list[str]) -> int:
         results = {name: rows}
     else:
         results = {h.name: _run_in_subprocess(h.name) for h in harnesses()}
-    print(render(results, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ))
+    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    print(render(results, color=color))
     failed = any(cell["diffqr"]["status"] not in ("ok", "n/a")
                  for rows in results.values() for cell in rows.values())
+    if "--framework" not in argv and "--no-distributed" not in argv:
+        failed |= _print_distributed(color)
     return 1 if failed else 0
+
+
+def _print_distributed(color: bool) -> bool:
+    """The diffqr.distributed rows (subprocesses: forced JAX devices, spawned torch ranks);
+    True if one failed."""
+    from .distributed import rows
+
+    found = rows()
+    if not found:
+        return False
+    print("\ndiffqr.distributed (values vs single device; VJP, and JVP for JAX, vs central "
+          "differences; float64 and complex128)")
+    failed = False
+    for name, cell in found.items():
+        error = cell.get("error")
+        status = "ok" if isinstance(error, float) and error <= TOLERANCE else "FAILED"
+        failed |= status == "FAILED"
+        text = f"{status} {error:.0e}" if isinstance(error, float) else f"FAILED {cell['failure']}"
+        print(f"  {name:<58}" + _color(text, status, color))
+    return failed
