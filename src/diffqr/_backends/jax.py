@@ -7,7 +7,9 @@ concrete values).  Under ``jit``, ``vmap`` or higher-order tracing the values ar
 checks are skipped, and a derivative through a singular triangular block is non-finite
 (``inf``/``nan``) or, for a nearly singular one, meaninglessly large.
 
-Pivots are ``int64`` when ``jax_enable_x64`` is on, else ``int32`` (JAX's widest integer then).
+Pivots come from LAPACK ``geqp3`` (:mod:`.jax_pivots`: natively, or by a host callback before
+JAX 0.4.36); they are ``int64`` when ``jax_enable_x64`` is on, else ``int32`` (JAX's widest
+integer then).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from jax import lax
 
 from ._host import take_columns
 from .base import Backend
+from .jax_pivots import column_pivots
 from .jax_tangent import custom_jvp
 
 
@@ -82,17 +85,7 @@ class JaxBackend(Backend):
         return jnp.linalg.qr(a, mode="r")
 
     def column_pivots(self, a, rank):
-        # LAPACK geqp3 (batched, jit- and vmap-able); only the permutation is kept, and
-        # stop_gradient makes it a constant for every transformation.
-        a = lax.stop_gradient(a)
-        if 0 in a.shape[-2:]:
-            perm = jnp.broadcast_to(jnp.arange(a.shape[-1]), (*a.shape[:-2], a.shape[-1]))
-        else:
-            perm = lax.linalg.qr(a, pivoting=True, full_matrices=False)[2]
-        if rank is not None:
-            # As householder_pivots: trailing pivots sorted, so P is locally constant in A.
-            perm = jnp.concatenate([perm[..., :rank], jnp.sort(perm[..., rank:], axis=-1)], -1)
-        return perm.astype(jax.dtypes.canonicalize_dtype(np.int64))
+        return column_pivots(a, rank)
 
     def take_columns(self, a, perm):
         return take_columns(a, perm, jnp.take_along_axis)
