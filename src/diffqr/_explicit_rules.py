@@ -59,7 +59,7 @@ def lq_vjp(A: Array, L: Array, Q: Array, L_bar: Array | None, Q_bar: Array | Non
     check_factors(xp, a, "L", "Q", complete_axis=-1)  # complete wide LQ: Q n × n
     check_shaped_like(xp, a, {"L_bar": "L", "Q_bar": "Q"})
     h = _conj_transpose_or_none(xp)
-    return xp.mH(
+    return xp.mH_resolved(
         qr_rules.qr_vjp(xp, h(a["A"]), h(a["Q"]), h(a["L"]), h(a["Q_bar"]), h(a["L_bar"]))
     )
 
@@ -70,7 +70,7 @@ def lq_jvp(A: Array, L: Array, Q: Array, dA: Array, /) -> tuple[Array, Array]:
     check_factors(xp, a, "L", "Q", complete_axis=-1)  # complete wide LQ: Q n × n
     check_shaped_like(xp, a, {"dA": "A"})
     dq, dr = qr_rules.qr_jvp(xp, xp.mH(a["A"]), xp.mH(a["Q"]), xp.mH(a["L"]), xp.mH(a["dA"]))
-    return xp.mH(dr), xp.mH(dq)
+    return xp.mH_resolved(dr), xp.mH_resolved(dq)
 
 
 def _conj_transpose_or_none(xp):

@@ -45,6 +45,12 @@ class Backend:
         """Conjugate transpose of the last two axes."""
         raise NotImplementedError
 
+    def mH_resolved(self, a: Array) -> Array:
+        """:meth:`mH` for a result handed to the user: materialized where the framework's
+        conjugate transpose is a lazy view the user's own ops would not return (torch's
+        conjugate bit); the same as :meth:`mH` elsewhere."""
+        return self.mH(a)
+
     def tril(self, a: Array, k: int = 0) -> Array:
         raise NotImplementedError
 
@@ -189,7 +195,7 @@ class Backend:
         transposes of its outputs: LQ is the adjoint of QR.  Adapters whose transposes are copies
         (MXNet) override it to factor ``A`` directly."""
         outputs = self.apply(primitive, tuple(self.mH(x) for x in inputs), options)
-        return tuple(self.mH(y) for y in outputs)
+        return tuple(self.mH_resolved(y) for y in outputs)
 
 
 # The differentiable primitives (diffqr._primitives registers them at import).  Adapters that
