@@ -20,7 +20,7 @@ import numpy as np
 from jax import lax
 
 from ._host import take_columns
-from .base import Backend
+from .base import ANY_ARGUMENT, Backend, operand_names
 from .jax_pivots import column_pivots
 from .jax_tangent import custom_jvp
 
@@ -33,6 +33,14 @@ def _broadcast_batches(a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array
 
 class JaxBackend(Backend):
     name = "jax"
+    numpy_operands = ANY_ARGUMENT  # as jnp.linalg.lstsq: NumPy in either position
+
+    def promote_numpy_operands(self, arrays, numpy_names):
+        # jnp.asarray (float64 → float32 with x64 off), then jnp's promotion of the operands.
+        arrays = {k: jnp.asarray(v) if k in numpy_names else v for k, v in arrays.items()}
+        operands = operand_names(arrays)
+        dtype = jnp.result_type(*(arrays[k] for k in operands))
+        return {k: v.astype(dtype) if k in operands else v for k, v in arrays.items()}
 
     def matmul(self, a, b):
         return jnp.matmul(a, b)
