@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -115,4 +116,10 @@ def as_numpy_if_plain(x: Any) -> Any:
     """Lists, tuples and NumPy scalars become arrays; framework arrays pass through."""
     if x is None or framework_of(x) != _FALLBACK or isinstance(x, np.ndarray):
         return x
-    return np.asarray(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # NumPy < 1.24 warns, then makes an object array
+        a = np.asarray(x)
+    if a.dtype == object and any(isinstance(e, (list, tuple, np.ndarray)) for e in a.flat):
+        raise ValueError("a nested sequence with rows of different lengths has an inhomogeneous "
+                         "shape: it is not a matrix")
+    return a
