@@ -47,6 +47,8 @@ class LstsqProblem:
 
     def as_ridge(self, value: Array | float) -> Array:
         """``value`` (a number or a 0-d array) as the real ``(..., 1, 1)`` array of ``λ``."""
+        if isinstance(value, np.ndarray):  # 1 × 1: NumPy < 2 would not promote by a 0-d array
+            value = value.reshape(1, 1)
         return self.xp.real(self.xp.zeros_like(self.a[..., :1, :1])) + value
 
 

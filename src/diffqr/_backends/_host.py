@@ -20,9 +20,11 @@ def solve_triangular(r: np.ndarray, b: np.ndarray, *, lower: bool, trans: str) -
     """``op(r) x = b`` (``trans`` "N", "T" or "C") over leading batch axes (old SciPy does not
     batch); a batch of small systems goes to NumPy's batched LU in one call (a fast path)."""
     kwargs = {"lower": lower, "trans": trans, "check_finite": False}
+    shape = np.broadcast_shapes(r.shape[:-2], b.shape[:-2])
+    if r.size == 0 or b.size == 0:  # SciPy < 1.12 rejects empty systems ("illegal value")
+        return np.zeros(shape + b.shape[-2:], dtype=np.result_type(r, b))
     if r.ndim == 2 and b.ndim == 2:
         return scipy.linalg.solve_triangular(r, b, **kwargs)
-    shape = np.broadcast_shapes(r.shape[:-2], b.shape[:-2])
     r = np.broadcast_to(r, shape + r.shape[-2:])
     b = np.broadcast_to(b, shape + b.shape[-2:])
     if r.shape[-1] <= _tuning.HOST_BATCHED_LU_MAX_SIZE and _tuning.fast_paths_enabled():
