@@ -14,6 +14,8 @@ integer then).
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -90,12 +92,20 @@ class JaxBackend(Backend):
         return jnp.linalg.qr(a, mode="complete" if complete else "reduced")
 
     def qr_r(self, a):
+        m, n = a.shape[-2:]
+        if m < n and not _wide_qr_has_jvp():
+            # R of a wide A is [R1 | Q1ᴴ A2] with A[:, :m] = Q1 R1, whose QR JAX differentiates
+            # (the lstsq rules' auxiliary factor needs a derivative of this forward pass).
+            q, r = jnp.linalg.qr(a[..., :m])
+            return jnp.concatenate([r, self.matmul(self.mH(q), a[..., m:])], axis=-1)
         return jnp.linalg.qr(a, mode="r")
 
     def column_pivots(self, a, rank):
         return column_pivots(a, rank)
 
     def take_columns(self, a, perm):
+        if 0 in a.shape:  # nothing to permute (old JAX's gather rejects empty operands)
+            return a
         return take_columns(a, perm, jnp.take_along_axis)
 
     def apply(self, primitive, inputs, options):
@@ -104,6 +114,16 @@ class JaxBackend(Backend):
         if function is None:
             function = _FUNCTIONS[key] = custom_jvp(primitive, options, self)
         return function(*inputs)
+
+
+@functools.cache
+def _wide_qr_has_jvp() -> bool:
+    """Whether JAX differentiates the QR of a wide matrix (JAX 0.4.30 does not); detected once."""
+    try:
+        jax.jvp(lambda x: jnp.linalg.qr(x, mode="r"), (jnp.ones((1, 2)),), (jnp.ones((1, 2)),))
+    except NotImplementedError:
+        return False
+    return True
 
 
 BACKEND = JaxBackend()
