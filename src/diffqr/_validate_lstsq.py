@@ -57,9 +57,11 @@ def _ridge_argument(ridge: Any) -> Array | float:
     if isinstance(ridge, numbers.Real) and not isinstance(ridge, bool):
         check_ridge_value(float(ridge))
         return float(ridge)
-    ridge = as_numpy_if_plain(ridge)
-    if ridge is None or isinstance(ridge, (bool, str)):
+    if ridge is None or isinstance(ridge, (bool, np.bool_, str)):
         raise TypeError(f"ridge must be a real number or a 0-d real array; got {ridge!r}")
+    ridge = as_numpy_if_plain(ridge)
+    if isinstance(ridge, np.ndarray) and ridge.dtype.kind != "f":  # before any conversion
+        raise TypeError(f"ridge must be real floating point; got dtype {ridge.dtype}")
     return ridge
 
 
