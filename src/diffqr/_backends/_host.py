@@ -73,6 +73,14 @@ def householder_pivots(a: np.ndarray, rank: int | None = None) -> np.ndarray:
     return perms.reshape((*a.shape[:-2], n))
 
 
+def dlpack_copy_to_host(x: Any) -> np.ndarray:
+    """A NumPy copy of any DLPack array, copied to the CPU where it lives elsewhere."""
+    try:
+        return np.array(np.from_dlpack(x, device="cpu", copy=True))
+    except TypeError:  # NumPy < 2.1 has no device/copy keywords: CPU exports only
+        return np.array(np.from_dlpack(x))
+
+
 def take_columns(a: Any, perm: Any, take_along_axis) -> Any:
     """``a[..., :, perm]`` for a batch of permutations, via the framework's take-along-axis."""
     return take_along_axis(a, perm[..., None, :], -1)
