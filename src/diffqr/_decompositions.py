@@ -51,7 +51,7 @@ def factor(
         A = xp.mH(A)
     perm = xp.column_pivots(A, rank if rank is None else k)
     q, r = xp.apply(QR, (xp.take_columns(A, perm),), options)
-    return (xp.mH(q), xp.mH(r), perm) if adjoint else (q, r, perm)
+    return (xp.mH_resolved(q), xp.mH_resolved(r), perm) if adjoint else (q, r, perm)
 
 
 def qr(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,9 +35,6 @@ class Framework:
     module: str
     is_array: Callable[[Any, Any], bool]
     own_environment: bool = False  # tested in its own virtual environment (make test-mxnet)
-    # Plain NumPy arrays next to this framework's arrays join it (autograd: constants next to
-    # traced arrays, when differentiating in one argument).
-    takes_numpy: bool = False
 
 
 FRAMEWORKS: tuple[Framework, ...] = (
@@ -48,8 +46,7 @@ FRAMEWORKS: tuple[Framework, ...] = (
     Framework("dask", "dask.array", lambda x, da: isinstance(x, da.Array)),
     # The generic ones come last: every framework above has an Array API namespace too (and
     # array-api-compat wraps NumPy, torch, ...), and so does an autograd tracer.
-    Framework("autograd", "autograd", lambda x, ag: isinstance(x, ag.tracer.Box),
-              takes_numpy=True),
+    Framework("autograd", "autograd", lambda x, ag: isinstance(x, ag.tracer.Box)),
     # Any other namespace (array-api-strict, CuPy, ...): no module to find in sys.modules.
     Framework("array_api", "", lambda x, _: not isinstance(x, (np.ndarray, np.generic))
               and hasattr(x, "__array_namespace__")),
@@ -74,20 +71,35 @@ def framework_of(x: Any) -> str:
 
 def backend_for(**arrays: Any) -> Backend:
     """The adapter for the given named arrays (``None`` entries ignored); all must agree."""
-    names: dict[str, str] = {}
-    for argument, value in arrays.items():
-        if value is not None:
-            names[argument] = framework_of(value)
+    return backend_and_arrays(**arrays)[0]
+
+
+def backend_and_arrays(**arrays: Any) -> tuple[Backend, dict[str, Any]]:
+    """The adapter for the named arrays (``None`` entries ignored), and the arrays themselves,
+    NumPy ones converted where the framework's own operations accept NumPy operands
+    (``Backend.numpy_operands``: JAX and TensorFlow anywhere, Dask the right-hand side; never
+    torch); any other mix of frameworks is a ``TypeError`` naming the arguments."""
+    names = {arg: framework_of(value) for arg, value in arrays.items() if value is not None}
     kinds = set(names.values())
-    if len(kinds) == 2 and _FALLBACK in kinds and _BY_NAME[(kinds - {_FALLBACK}).pop()].takes_numpy:
-        kinds.discard(_FALLBACK)
+    numpy_args = [arg for arg, kind in names.items() if kind == _FALLBACK]
+    if len(kinds) == 2 and numpy_args:
+        kind = (kinds - {_FALLBACK}).pop()
+        backend = _adapter_backend(kind, {k: v for k, v in arrays.items() if names.get(k) == kind})
+        if backend.accepts_numpy_in(numpy_args):
+            return backend, backend.promote_numpy_operands(dict(arrays), numpy_args)
     if len(kinds) > 1:
         listing = ", ".join(f"{arg} is a {kind} array" for arg, kind in names.items())
         raise TypeError(
             f"all arrays must come from one framework, but {listing}; convert them to one "
-            "framework before calling diffqr"
+            "framework before calling diffqr (NumPy operands are accepted where the framework's "
+            "own operations accept them: JAX, TensorFlow, autograd, and the right-hand side B "
+            "of Dask's lstsq)"
         )
     kind = kinds.pop() if kinds else _FALLBACK
+    return _adapter_backend(kind, {k: v for k, v in arrays.items() if names.get(k) == kind}), arrays
+
+
+def _adapter_backend(kind: str, arrays: dict[str, Any]) -> Backend:
     if kind == "torch":
         # torch.compile traces an import statement (even the first one), not import_module.
         from ._backends import torch as adapter
@@ -96,7 +108,7 @@ def backend_for(**arrays: Any) -> Backend:
             f"{__package__}._backends.{kind}"
         )
     if hasattr(adapter, "backend_for_arrays"):  # one adapter per namespace (Array API)
-        return adapter.backend_for_arrays({k: v for k, v in arrays.items() if names.get(k) == kind})
+        return adapter.backend_for_arrays(arrays)
     return adapter.BACKEND
 
 
@@ -104,4 +116,10 @@ def as_numpy_if_plain(x: Any) -> Any:
     """Lists, tuples and NumPy scalars become arrays; framework arrays pass through."""
     if x is None or framework_of(x) != _FALLBACK or isinstance(x, np.ndarray):
         return x
-    return np.asarray(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # NumPy < 1.24 warns, then makes an object array
+        a = np.asarray(x)
+    if a.dtype == object and any(isinstance(e, (list, tuple, np.ndarray)) for e in a.flat):
+        raise ValueError("a nested sequence with rows of different lengths has an inhomogeneous "
+                         "shape: it is not a matrix")
+    return a

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._dispatch import as_numpy_if_plain, backend_for
+from ._dispatch import as_numpy_if_plain, backend_and_arrays
 from ._primitives import gram_solver
 from ._rules import lstsq as lstsq_rules
 from ._rules import qr as qr_rules
@@ -17,8 +17,8 @@ Array = Any
 
 
 def _rule_backend(**arrays: Array):
-    arrays = {name: as_numpy_if_plain(value) for name, value in arrays.items()}
-    return backend_for(**arrays), arrays
+    return backend_and_arrays(**{name: as_numpy_if_plain(value)
+                                 for name, value in arrays.items()})
 
 
 def qr_vjp(A: Array, Q: Array, R: Array, Q_bar: Array | None, R_bar: Array | None, /) -> Array:
@@ -59,7 +59,7 @@ def lq_vjp(A: Array, L: Array, Q: Array, L_bar: Array | None, Q_bar: Array | Non
     check_factors(xp, a, "L", "Q", complete_axis=-1)  # complete wide LQ: Q n × n
     check_shaped_like(xp, a, {"L_bar": "L", "Q_bar": "Q"})
     h = _conj_transpose_or_none(xp)
-    return xp.mH(
+    return xp.mH_resolved(
         qr_rules.qr_vjp(xp, h(a["A"]), h(a["Q"]), h(a["L"]), h(a["Q_bar"]), h(a["L_bar"]))
     )
 
@@ -70,7 +70,7 @@ def lq_jvp(A: Array, L: Array, Q: Array, dA: Array, /) -> tuple[Array, Array]:
     check_factors(xp, a, "L", "Q", complete_axis=-1)  # complete wide LQ: Q n × n
     check_shaped_like(xp, a, {"dA": "A"})
     dq, dr = qr_rules.qr_jvp(xp, xp.mH(a["A"]), xp.mH(a["Q"]), xp.mH(a["L"]), xp.mH(a["dA"]))
-    return xp.mH(dr), xp.mH(dq)
+    return xp.mH_resolved(dr), xp.mH_resolved(dq)
 
 
 def _conj_transpose_or_none(xp):
@@ -105,7 +105,7 @@ def lstsq_vjp(A: Array, B: Array, X: Array, X_bar: Array | None, /, *,
     """
     X, X_bar = as_numpy_if_plain(X), as_numpy_if_plain(X_bar)
     p = lstsq_problem(A, B, ridge, False, X=X, X_bar=X_bar)
-    xp = p.xp
+    xp, X, X_bar = p.xp, p.others["X"], p.others["X_bar"]
     if X_bar is None:
         out = (xp.zeros_like(p.a), p.as_ridge(0.0), xp.zeros_like(p.b))
     else:
@@ -144,7 +144,9 @@ def lstsq_jvp(A: Array, B: Array, X: Array, dA: Array | None, dB: Array | None, 
     d_ridge = None if d_ridge is None else ridge_tangent(d_ridge)
     p = lstsq_problem(A, B, ridge, False, X=X, dA=dA, dB=dB,
                        d_ridge=None if isinstance(d_ridge, float) else d_ridge)
-    xp = p.xp
+    xp, X, dA, dB = p.xp, p.others["X"], p.others["dA"], p.others["dB"]
+    if p.others["d_ridge"] is not None:  # an array, converted like the others
+        d_ridge = p.others["d_ridge"]
     _, r = lstsq_rules.solve_forward(xp, p.a, p.lam, p.b, dual=p.dual)
     x, da, db = (None if y is None else broadcast_batch(xp, y, p.a, p.b)
                  for y in (p.as_matrix(X), dA, p.as_matrix(dB)))

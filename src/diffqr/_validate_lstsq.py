@@ -4,13 +4,13 @@ works on (shapes, dtypes, the ridge), and the reverse broadcasting of its cotang
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ._backends.base import Backend
-from ._dispatch import as_numpy_if_plain, backend_for
+from ._dispatch import as_numpy_if_plain, backend_and_arrays
 from ._validate import check_finite, check_matrix, check_rhs, check_ridge_value
 
 Array = Any
@@ -27,6 +27,8 @@ class LstsqProblem:
     vector: bool
     a_shape: tuple[int, ...]
     b_shape: tuple[int, ...]
+    # The rules' further arguments (X, X̄, dA, ...), NumPy ones converted like B.
+    others: dict[str, Array] = field(default_factory=dict)
 
     @property
     def dual(self) -> bool:
@@ -45,6 +47,8 @@ class LstsqProblem:
 
     def as_ridge(self, value: Array | float) -> Array:
         """``value`` (a number or a 0-d array) as the real ``(..., 1, 1)`` array of ``λ``."""
+        if isinstance(value, np.ndarray):  # 1 × 1: NumPy < 2 would not promote by a 0-d array
+            value = value.reshape(1, 1)
         return self.xp.real(self.xp.zeros_like(self.a[..., :1, :1])) + value
 
 
@@ -53,9 +57,11 @@ def _ridge_argument(ridge: Any) -> Array | float:
     if isinstance(ridge, numbers.Real) and not isinstance(ridge, bool):
         check_ridge_value(float(ridge))
         return float(ridge)
-    ridge = as_numpy_if_plain(ridge)
-    if ridge is None or isinstance(ridge, (bool, str)):
+    if ridge is None or isinstance(ridge, (bool, np.bool_, str)):
         raise TypeError(f"ridge must be a real number or a 0-d real array; got {ridge!r}")
+    ridge = as_numpy_if_plain(ridge)
+    if isinstance(ridge, np.ndarray) and ridge.dtype.kind != "f":  # before any conversion
+        raise TypeError(f"ridge must be real floating point; got dtype {ridge.dtype}")
     return ridge
 
 
@@ -72,7 +78,11 @@ def lstsq_problem(A: Array, B: Array, ridge: Any, check_finite_: bool, **others:
     A, B = as_numpy_if_plain(A), as_numpy_if_plain(B)
     ridge = _ridge_argument(ridge)
     ridge_array = None if isinstance(ridge, float) else ridge
-    xp = backend_for(A=A, B=B, ridge=ridge_array, **others)
+    xp, arrays = backend_and_arrays(A=A, B=B, ridge=ridge_array, **others)
+    A, B, ridge_array = arrays.pop("A"), arrays.pop("B"), arrays.pop("ridge")
+    others = arrays
+    if ridge_array is not None:
+        ridge = ridge_array
     check_matrix(xp, "A", A)
     vector = check_rhs(xp, A, B)
     if check_finite_:
@@ -90,14 +100,14 @@ def lstsq_problem(A: Array, B: Array, ridge: Any, check_finite_: bool, **others:
             check_ridge_value(float(host))
     b = B[..., None] if vector else B
     a, b = broadcast_batch(xp, A, b), broadcast_batch(xp, b, A)
-    problem = LstsqProblem(xp, a, None, b, vector, xp.shape(A), xp.shape(B))
+    problem = LstsqProblem(xp, a, None, b, vector, xp.shape(A), xp.shape(B), others)
     if ridge_array is None and ridge == 0:
         return problem
     lam = problem.as_ridge(ridge)
     if xp.dtype_name(lam) != real_dtype:
         raise TypeError(f"ridge has dtype {xp.dtype_name(ridge_array)}; pass it as "
                         f"{real_dtype} to match A of dtype {xp.dtype_name(A)}")
-    return LstsqProblem(xp, a, lam, b, vector, xp.shape(A), xp.shape(B))
+    return LstsqProblem(xp, a, lam, b, vector, xp.shape(A), xp.shape(B), others)
 
 
 def unbroadcast(xp: Backend, x: Array, shape: tuple[int, ...]) -> Array:

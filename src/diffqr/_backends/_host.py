@@ -20,9 +20,11 @@ def solve_triangular(r: np.ndarray, b: np.ndarray, *, lower: bool, trans: str) -
     """``op(r) x = b`` (``trans`` "N", "T" or "C") over leading batch axes (old SciPy does not
     batch); a batch of small systems goes to NumPy's batched LU in one call (a fast path)."""
     kwargs = {"lower": lower, "trans": trans, "check_finite": False}
+    shape = np.broadcast_shapes(r.shape[:-2], b.shape[:-2])
+    if r.size == 0 or b.size == 0:  # SciPy < 1.12 rejects empty systems ("illegal value")
+        return np.zeros(shape + b.shape[-2:], dtype=np.result_type(r, b))
     if r.ndim == 2 and b.ndim == 2:
         return scipy.linalg.solve_triangular(r, b, **kwargs)
-    shape = np.broadcast_shapes(r.shape[:-2], b.shape[:-2])
     r = np.broadcast_to(r, shape + r.shape[-2:])
     b = np.broadcast_to(b, shape + b.shape[-2:])
     if r.shape[-1] <= _tuning.HOST_BATCHED_LU_MAX_SIZE and _tuning.fast_paths_enabled():
@@ -69,6 +71,14 @@ def householder_pivots(a: np.ndarray, rank: int | None = None) -> np.ndarray:
     if rank is not None:
         perms[:, rank:] = np.sort(perms[:, rank:], axis=-1)
     return perms.reshape((*a.shape[:-2], n))
+
+
+def dlpack_copy_to_host(x: Any) -> np.ndarray:
+    """A NumPy copy of any DLPack array, copied to the CPU where it lives elsewhere."""
+    try:
+        return np.array(np.from_dlpack(x, device="cpu", copy=True))
+    except TypeError:  # NumPy < 2.1 has no device/copy keywords: CPU exports only
+        return np.array(np.from_dlpack(x))
 
 
 def take_columns(a: Any, perm: Any, take_along_axis) -> Any:

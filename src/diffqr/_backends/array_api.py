@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import array_api_linalg as linalg
+from ._host import dlpack_copy_to_host
 from .base import Array, Backend
 
 _DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
@@ -123,7 +124,7 @@ def _small_to_host(ns: Any, d: Array) -> np.ndarray | None:
     """A small array (``|diag R|``) as NumPy through DLPack (a copy to the CPU where the device
     is another), or ``None`` when the namespace cannot export it (the check is then skipped)."""
     try:
-        return np.array(np.from_dlpack(d, device="cpu", copy=True))
+        return dlpack_copy_to_host(d)
     except Exception:  # no DLPack to the CPU: no eager check, as under tracing
         return None
 

@@ -17,6 +17,15 @@ from .. import _tuning
 Array = Any
 
 SUPPORTED_DTYPES = ("float32", "float64", "complex64", "complex128")
+# ``Backend.numpy_operands`` value: NumPy may stand in any argument position.
+ANY_ARGUMENT = "any"
+# The ridge and its tangent are real scalars: they never set the dtype of a promotion.
+RIDGE_ARGUMENTS = frozenset({"ridge", "d_ridge"})
+
+
+def operand_names(arrays: dict[str, Any]) -> list[str]:
+    """The arguments of ``arrays`` that take part in dtype promotion (the matrices, not ``λ``)."""
+    return [k for k, v in arrays.items() if v is not None and k not in RIDGE_ARGUMENTS]
 
 
 class Backend:
@@ -27,6 +36,25 @@ class Backend:
     """
 
     name: str = "?"
+    # NumPy arrays (and lists) passed beside this framework's arrays: the argument names where
+    # the framework's own operations accept them (ANY_ARGUMENT: everywhere; empty: a TypeError),
+    # converted by :meth:`promote_numpy_operands`.
+    numpy_operands: frozenset[str] | str = frozenset()
+
+    @property
+    def accepts_numpy_operands(self) -> bool:
+        return bool(self.numpy_operands)
+
+    def accepts_numpy_in(self, names: list[str]) -> bool:
+        """True if NumPy may stand in every one of the arguments ``names``."""
+        return self.numpy_operands == ANY_ARGUMENT or set(names) <= set(self.numpy_operands)
+
+    def promote_numpy_operands(self, arrays: dict[str, Array], numpy_names: list[str]
+                               ) -> dict[str, Array]:
+        """``arrays`` with the NumPy ones (``numpy_names``) converted, and dtypes promoted, as
+        the framework's own operations do; differentiation flows through the framework's
+        arguments.  The default keeps NumPy arrays as they are (autograd's constants)."""
+        return arrays
 
     # ------------------------------------------------------------------ vocabulary for the rules
     def matmul(self, a: Array, b: Array) -> Array:
@@ -44,6 +72,12 @@ class Backend:
     def mH(self, a: Array) -> Array:
         """Conjugate transpose of the last two axes."""
         raise NotImplementedError
+
+    def mH_resolved(self, a: Array) -> Array:
+        """:meth:`mH` for a result handed to the user: materialized where the framework's
+        conjugate transpose is a lazy view the user's own ops would not return (torch's
+        conjugate bit); the same as :meth:`mH` elsewhere."""
+        return self.mH(a)
 
     def tril(self, a: Array, k: int = 0) -> Array:
         raise NotImplementedError
@@ -189,7 +223,7 @@ class Backend:
         transposes of its outputs: LQ is the adjoint of QR.  Adapters whose transposes are copies
         (MXNet) override it to factor ``A`` directly."""
         outputs = self.apply(primitive, tuple(self.mH(x) for x in inputs), options)
-        return tuple(self.mH(y) for y in outputs)
+        return tuple(self.mH_resolved(y) for y in outputs)
 
 
 # The differentiable primitives (diffqr._primitives registers them at import).  Adapters that

@@ -29,7 +29,7 @@ from __future__ import annotations
 import dask.array as da
 import numpy as np
 
-from .base import Backend
+from .base import Backend, operand_names
 from .dask_tsqr import (
     finite_or_raise,
     general_solve_kernel,
@@ -51,6 +51,14 @@ from .dask_tsqr import (
 
 class DaskBackend(Backend):
     name = "dask"
+    # As da.linalg.lstsq(dask_A, numpy_B): the right-hand side (and its rules' X, X̄, dB).
+    numpy_operands = frozenset({"B", "X", "X_bar", "dB"})
+
+    def promote_numpy_operands(self, arrays, numpy_names):
+        arrays = {k: da.asarray(v) if k in numpy_names else v for k, v in arrays.items()}
+        operands = operand_names(arrays)
+        dtype = np.result_type(*(arrays[k].dtype for k in operands))  # NumPy's promotion
+        return {k: v.astype(dtype) if k in operands else v for k, v in arrays.items()}
 
     def matmul(self, a, b):
         return da.matmul(a, b)

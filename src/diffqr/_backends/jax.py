@@ -7,10 +7,14 @@ concrete values).  Under ``jit``, ``vmap`` or higher-order tracing the values ar
 checks are skipped, and a derivative through a singular triangular block is non-finite
 (``inf``/``nan``) or, for a nearly singular one, meaninglessly large.
 
-Pivots are ``int64`` when ``jax_enable_x64`` is on, else ``int32`` (JAX's widest integer then).
+Pivots come from LAPACK ``geqp3`` (:mod:`.jax_pivots`: natively, or by a host callback before
+JAX 0.4.36); they are ``int64`` when ``jax_enable_x64`` is on, else ``int32`` (JAX's widest
+integer then).
 """
 
 from __future__ import annotations
+
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -18,7 +22,8 @@ import numpy as np
 from jax import lax
 
 from ._host import take_columns
-from .base import Backend
+from .base import ANY_ARGUMENT, Backend, operand_names
+from .jax_pivots import column_pivots
 from .jax_tangent import custom_jvp
 
 
@@ -30,6 +35,14 @@ def _broadcast_batches(a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array
 
 class JaxBackend(Backend):
     name = "jax"
+    numpy_operands = ANY_ARGUMENT  # as jnp.linalg.lstsq: NumPy in either position
+
+    def promote_numpy_operands(self, arrays, numpy_names):
+        # jnp.asarray (float64 → float32 with x64 off), then jnp's promotion of the operands.
+        arrays = {k: jnp.asarray(v) if k in numpy_names else v for k, v in arrays.items()}
+        operands = operand_names(arrays)
+        dtype = jnp.result_type(*(arrays[k] for k in operands))
+        return {k: v.astype(dtype) if k in operands else v for k, v in arrays.items()}
 
     def matmul(self, a, b):
         return jnp.matmul(a, b)
@@ -79,22 +92,20 @@ class JaxBackend(Backend):
         return jnp.linalg.qr(a, mode="complete" if complete else "reduced")
 
     def qr_r(self, a):
+        m, n = a.shape[-2:]
+        if m < n and not _wide_qr_has_jvp():
+            # R of a wide A is [R1 | Q1ᴴ A2] with A[:, :m] = Q1 R1, whose QR JAX differentiates
+            # (the lstsq rules' auxiliary factor needs a derivative of this forward pass).
+            q, r = jnp.linalg.qr(a[..., :m])
+            return jnp.concatenate([r, self.matmul(self.mH(q), a[..., m:])], axis=-1)
         return jnp.linalg.qr(a, mode="r")
 
     def column_pivots(self, a, rank):
-        # LAPACK geqp3 (batched, jit- and vmap-able); only the permutation is kept, and
-        # stop_gradient makes it a constant for every transformation.
-        a = lax.stop_gradient(a)
-        if 0 in a.shape[-2:]:
-            perm = jnp.broadcast_to(jnp.arange(a.shape[-1]), (*a.shape[:-2], a.shape[-1]))
-        else:
-            perm = lax.linalg.qr(a, pivoting=True, full_matrices=False)[2]
-        if rank is not None:
-            # As householder_pivots: trailing pivots sorted, so P is locally constant in A.
-            perm = jnp.concatenate([perm[..., :rank], jnp.sort(perm[..., rank:], axis=-1)], -1)
-        return perm.astype(jax.dtypes.canonicalize_dtype(np.int64))
+        return column_pivots(a, rank)
 
     def take_columns(self, a, perm):
+        if 0 in a.shape:  # nothing to permute (old JAX's gather rejects empty operands)
+            return a
         return take_columns(a, perm, jnp.take_along_axis)
 
     def apply(self, primitive, inputs, options):
@@ -103,6 +114,16 @@ class JaxBackend(Backend):
         if function is None:
             function = _FUNCTIONS[key] = custom_jvp(primitive, options, self)
         return function(*inputs)
+
+
+@functools.cache
+def _wide_qr_has_jvp() -> bool:
+    """Whether JAX differentiates the QR of a wide matrix (JAX 0.4.30 does not); detected once."""
+    try:
+        jax.jvp(lambda x: jnp.linalg.qr(x, mode="r"), (jnp.ones((1, 2)),), (jnp.ones((1, 2)),))
+    except NotImplementedError:
+        return False
+    return True
 
 
 BACKEND = JaxBackend()

@@ -16,7 +16,7 @@ import tensorflow as tf
 from tensorflow.python.eager.record import stop_recording
 
 from ._host import householder_pivots
-from .base import Backend
+from .base import ANY_ARGUMENT, RIDGE_ARGUMENTS, Backend, operand_names
 from .tensorflow_tape import connect
 
 
@@ -27,6 +27,18 @@ def _values_known(a) -> bool:
 
 class TensorFlowBackend(Backend):
     name = "tensorflow"
+    numpy_operands = ANY_ARGUMENT  # as tf.linalg.lstsq: NumPy in either position
+
+    def promote_numpy_operands(self, arrays, numpy_names):
+        # Converted to the dtype of the TensorFlow operand (the real one for the ridge).
+        dtype = next(arrays[k].dtype for k in operand_names(arrays) if k not in numpy_names)
+        for k in numpy_names:  # TF would drop the imaginary part with a warning: refuse
+            if arrays[k].dtype.kind == "c" and not dtype.is_complex:
+                raise TypeError(f"{k} is complex NumPy beside real {dtype.name} tensors; "
+                                "convert it to a complex tensor (or pass its real part)")
+        return {k: tf.convert_to_tensor(v, dtype=dtype.real_dtype if k in RIDGE_ARGUMENTS
+                                        else dtype) if k in numpy_names else v
+                for k, v in arrays.items()}
 
     def matmul(self, a, b):
         return tf.linalg.matmul(a, b)

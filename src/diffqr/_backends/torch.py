@@ -53,6 +53,10 @@ class TorchVocabulary(Backend):
     def mH(self, a):
         return a.mH
 
+    def mH_resolved(self, a):
+        # As torch.linalg's results: no conjugate bit (a no-op for real tensors).
+        return a.mH.resolve_conj()
+
     def tril(self, a, k=0):
         return torch.tril(a, k)
 
