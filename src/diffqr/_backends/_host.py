@@ -16,6 +16,11 @@ from .. import _tuning
 from .._errors import RankDeficientError
 
 
+def batch_last(a: np.ndarray) -> np.ndarray:
+    """``a`` (…, m, n) copied so that entry ``(i, j)`` of every matrix is contiguous (same shape)."""
+    return np.moveaxis(np.ascontiguousarray(np.moveaxis(a, (-2, -1), (0, 1))), (0, 1), (-2, -1))
+
+
 def solve_triangular(r: np.ndarray, b: np.ndarray, *, lower: bool, trans: str) -> np.ndarray:
     """``op(r) x = b`` (``trans`` "N", "T" or "C") over leading batch axes (old SciPy does not
     batch); a batch of small systems goes to NumPy's batched LU in one call (a fast path)."""

@@ -10,6 +10,8 @@ before the frameworks load:
 - ``dask``: out-of-core TSQR + VJP on a LocalCluster against NumPy;
 - ``accuracy``: gradient accuracy against a 60-digit mpmath reference;
 - ``families``: the Array API path (array-api-strict) and HIPS autograd against NumPy/LAPACK.
+- ``small``: batches of small matrices (batched Householder) against each framework's QR.
 """
 
-STUDIES = ("pivoted", "lstsq", "jax", "tensorflow", "mxnet", "dask", "accuracy", "families")
+STUDIES = ("pivoted", "lstsq", "jax", "tensorflow", "mxnet", "dask", "accuracy", "families",
+           "small")
