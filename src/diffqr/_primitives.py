@@ -15,8 +15,8 @@ from typing import Any
 from ._backends.base import Backend, register_primitives
 from ._rules import lstsq as lstsq_rules
 from ._rules import qr as qr_rules
-from ._rules.small_qr import small_qr
 from ._rules.cholesky_qr import cholesky_qr
+from ._rules.small_qr import small_qr
 
 Array = Any
 Arrays = tuple[Array, ...]

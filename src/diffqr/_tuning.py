@@ -75,7 +75,7 @@ CHOLESKY_QR_IS_FASTER = frozenset({"numpy", "tensorflow"})
 # Batched small QR (_rules/small_qr.py: Householder as array operations across the batch), per
 # framework: (largest m and n, smallest batch).  Measured by `python -m diffqr bench --only small`
 # against each framework's own QR; frameworks not listed keep their QR.
-SMALL_QR: dict[str, tuple[int, int]] = {"jax": (16, 1), "numpy": (16, 1)}
+SMALL_QR: dict[str, tuple[int, int]] = {"jax": (8, 16), "numpy": (3, 1000)}
 
 # ---------------------------------------------------------------------- host (NumPy / SciPy)
 # Up to this order a batch of triangular systems goes to NumPy's batched solve in one call: the

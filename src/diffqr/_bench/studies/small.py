@@ -157,7 +157,7 @@ def kernel_floor(repeats: int) -> dict[str, float]:
 
 def main() -> None:
     print(f"float64, one thread, median of {ARGS.repeats} interleaved repeats; ratios diffqr / "
-          "native (fwd+bwd, fwd) and fast paths on / off (default)")
+          "native (fwd+bwd, fwd) and with / without the small paths (default)")
     for framework in ARGS.frameworks.split(","):
         for shape in SHAPES:
             result = bench(framework, shape, ARGS.repeats)
