@@ -17,7 +17,7 @@ from .._errors import RankDeficientError
 
 
 def batch_last(a: np.ndarray) -> np.ndarray:
-    """``a`` (…, m, n) copied so that entry ``(i, j)`` of all matrices is contiguous (same shape)."""
+    """``a`` (…, m, n) copied so that entry ``(i, j)`` of all matrices is contiguous."""
     return np.moveaxis(np.ascontiguousarray(np.moveaxis(a, (-2, -1), (0, 1))), (0, 1), (-2, -1))
 
 

@@ -4,9 +4,10 @@ For PyTorch, JAX (under ``jit``) and NumPy, side by side in one process with int
 (the ratio of each repeat pairs measurements taken under the same load; the median is reported):
 
 - ``fwd+bwd``: diffqr's QR and its VJP against the native QR and its autodiff (NumPy has none:
-  there ``native`` is ``np.linalg.qr`` plus diffqr's VJP with fast paths off);
+  there ``native`` is ``np.linalg.qr`` plus diffqr's VJP);
 - ``fwd``: the forward pass alone;
-- ``default``: diffqr's fast paths on against off (:func:`diffqr.fast_paths`), fwd+bwd.
+- ``default``: diffqr against diffqr without its batched small-matrix paths (``_tuning.SMALL_QR``,
+  PyTorch's batch-last path), fwd+bwd.
 
 Then per-kernel timings of the kernels a PyTorch QR of 1000 × 16 × 16 could be built from
 (``geqrf``, ``orgqr``, a batched product, a batched triangular solve, one elementwise pass): the
@@ -18,6 +19,7 @@ Single-threaded, pinned to one core.  usage: python -m diffqr bench --only small
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import time
@@ -37,6 +39,7 @@ for _name, _value in (("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
 import numpy as np  # noqa: E402
 
 import diffqr  # noqa: E402
+from diffqr import _tuning  # noqa: E402
 
 SHAPES = ((10000, 3, 3), (2000, 4, 4), (1000, 8, 8), (1000, 16, 16))
 
@@ -47,9 +50,20 @@ def _time(call) -> float:
     return time.perf_counter() - start
 
 
+@contextlib.contextmanager
+def _without_small_paths():
+    """The batched small-matrix paths off (``_tuning``), every other fast path on."""
+    saved = _tuning.SMALL_QR, _tuning.TORCH_BATCH_LAST_MIN_BATCH
+    _tuning.SMALL_QR, _tuning.TORCH_BATCH_LAST_MIN_BATCH = {}, 1 << 62
+    try:
+        yield
+    finally:
+        _tuning.SMALL_QR, _tuning.TORCH_BATCH_LAST_MIN_BATCH = saved
+
+
 def _off(call):
     def run():
-        with diffqr.fast_paths(False):
+        with _without_small_paths():
             call()
     return run
 
@@ -92,7 +106,7 @@ def _jax_programs(a, q_bar, r_bar):
         return (lambda: jax.block_until_ready(grad(a))), (lambda: jax.block_until_ready(fwd(a)))
 
     ours, native = programs(diffqr.qr), programs(jnp.linalg.qr)
-    with diffqr.fast_paths(False):  # traced now: the switch is read while tracing
+    with _without_small_paths():  # traced now: the table is read while tracing
         default = programs(lambda x: diffqr.qr(x))
         default[0]()
     return {"diffqr": ours[0], "native": native[0], "diffqr fwd": ours[1],
@@ -103,7 +117,7 @@ def _numpy_programs(a, q_bar, r_bar):
     def fwd_bwd(qr):
         return lambda: diffqr.qr_vjp(a, *qr(a), q_bar, r_bar)
 
-    return {"diffqr": fwd_bwd(diffqr.qr), "native": _off(fwd_bwd(np.linalg.qr)),
+    return {"diffqr": fwd_bwd(diffqr.qr), "native": fwd_bwd(np.linalg.qr),
             "diffqr fwd": lambda: diffqr.qr(a), "native fwd": lambda: np.linalg.qr(a),
             "default": _off(fwd_bwd(diffqr.qr))}
 
