@@ -84,8 +84,8 @@ def test_rank_deficient_members(rng):
 @pytest.mark.parametrize("value", [1e200, 1e-160, np.nan, np.inf])
 def test_out_of_range_batches_go_to_lapack(rng, monkeypatch, value):
     calls = []
-    monkeypatch.setattr(BACKEND, "householder_qr",
-                        lambda a, *, complete: calls.append(1) or _lapack(a, complete), raising=False)
+    monkeypatch.setattr(BACKEND, "householder_qr", raising=False,
+                        value=lambda a, *, complete: calls.append(1) or _lapack(a, complete))
     a = rng.standard_normal((20, 3, 3))
     a[5] *= value if np.isfinite(value) else 1
     a[6, 1, 1] = value if not np.isfinite(value) else a[6, 1, 1]
