@@ -49,11 +49,23 @@ def _solve_triangular_by_lu(r: np.ndarray, b: np.ndarray, *, lower: bool, trans:
     s = r if trans == "N" else np.swapaxes(r, -1, -2)
     if trans == "C":
         s = np.conj(s)
+    solve = _substitute if s.shape[-1] <= _tuning.HOST_SUBSTITUTION_MAX_SIZE else np.linalg.solve
     if lower == (trans == "N"):  # op(r) is lower triangular
         flip = np.s_[..., ::-1, :]
-        x = np.linalg.solve(s[..., ::-1, ::-1], b[flip])
+        x = solve(s[..., ::-1, ::-1], b[flip])
         return x[flip]
-    return np.linalg.solve(s, b)
+    return solve(s, b)
+
+
+def _substitute(s: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``s x = b`` for a batch of tiny upper-triangular ``s``: back substitution row by row, each
+    step one operation over the whole batch (LAPACK's per-matrix calls cost more)."""
+    k = s.shape[-1]
+    x = np.empty(b.shape, dtype=np.result_type(s, b))
+    for i in range(k - 1, -1, -1):
+        row = b[..., i, :] - np.einsum("...j,...jc->...c", s[..., i, i + 1 :], x[..., i + 1 :, :])
+        x[..., i, :] = row / s[..., i, i, None]
+    return x
 
 
 def householder_pivots(a: np.ndarray, rank: int | None = None) -> np.ndarray:
