@@ -13,7 +13,7 @@ Then per-kernel timings of the kernels a PyTorch QR of 1000 × 16 × 16 could be
 (``geqrf``, ``orgqr``, a batched product, a batched triangular solve, one elementwise pass): the
 floor that a batched forward+backward stands on.
 
-Single-threaded, pinned to one core.  usage: python -m diffqr bench --only small [--repeats N]
+Single-threaded, pinned to one core, CPU time of the process.  usage: python -m diffqr bench --only small [--repeats N]
 """
 
 from __future__ import annotations
@@ -45,9 +45,10 @@ SHAPES = ((10000, 3, 3), (2000, 4, 4), (1000, 8, 8), (1000, 16, 16))
 
 
 def _time(call) -> float:
-    start = time.perf_counter()
+    """CPU time of the process (one thread): robust to other processes on a shared machine."""
+    start = time.process_time()
     call()
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 @contextlib.contextmanager
