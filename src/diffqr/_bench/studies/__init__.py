@@ -11,7 +11,8 @@ before the frameworks load:
 - ``accuracy``: gradient accuracy against a 60-digit mpmath reference;
 - ``families``: the Array API path (array-api-strict) and HIPS autograd against NumPy/LAPACK.
 - ``small``: batches of small matrices (batched Householder) against each framework's QR.
+- ``cholesky``: CholeskyQR on PyTorch CPU tensors against LAPACK, with its kernels.
 """
 
 STUDIES = ("pivoted", "lstsq", "jax", "tensorflow", "mxnet", "dask", "accuracy", "families",
-           "small")
+           "small", "cholesky")
