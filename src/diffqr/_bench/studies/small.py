@@ -13,7 +13,9 @@ Then per-kernel timings of the kernels a PyTorch QR of 1000 × 16 × 16 could be
 (``geqrf``, ``orgqr``, a batched product, a batched triangular solve, one elementwise pass): the
 floor that a batched forward+backward stands on.
 
-Single-threaded, pinned to one core, CPU time of the process.  usage: python -m diffqr bench --only small [--repeats N]
+Single-threaded, pinned to one core, CPU time of the process.
+
+usage: python -m diffqr bench --only small [--repeats N] [--frameworks torch,jax,numpy]
 """
 
 from __future__ import annotations
