@@ -121,8 +121,10 @@ class Backend:
         a real batch of small matrices within this framework's limits in
         ``_tuning.SMALL_QR`` (fast paths on)."""
         limits = _tuning.SMALL_QR.get(self.name)
+        if limits is None or not _tuning.fast_paths_enabled():
+            return False
         shape = self.shape(a)
-        if limits is None or len(shape) < 3 or not _tuning.fast_paths_enabled():
+        if len(shape) < 3:
             return False
         max_size, min_batch = limits
         return (0 < min(shape[-2:]) and max(shape[-2:]) <= max_size
