@@ -5,7 +5,10 @@ overhead is most of the time.  Here every step is one array operation over the w
 ``xGEQR2``/``xLARFG`` column by column, then ``xORG2R`` — the same reflectors as LAPACK, so the
 same diagonal gauge (the signs of ``diag R``) and the same factors to rounding.  Written once over
 the array vocabulary and functional (no in-place update), so jit compilers fuse it (JAX) and any
-framework runs it.
+framework runs it.  PyTorch keeps its in-place variant of the same steps
+(``_backends/torch_batch_last.py``): there this functional form is 3-25× slower, every step
+allocating its result.  Which framework takes this path, up to which size, is
+``_tuning.SMALL_QR``.
 
 LAPACK rescales columns whose norms would over- or underflow when squared; this code does not, so
 batches holding such columns (or non-finite entries) are handed back to the framework's QR as a
