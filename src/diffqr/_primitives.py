@@ -16,6 +16,7 @@ from ._backends.base import Backend, register_primitives
 from ._rules import lstsq as lstsq_rules
 from ._rules import qr as qr_rules
 from ._rules.cholesky_qr import cholesky_qr
+from ._rules.small_qr import small_qr
 
 Array = Any
 Arrays = tuple[Array, ...]
@@ -55,7 +56,10 @@ def _qr_forward(xp: Backend, a: Array, *, mode: str, rank: int, method: str) -> 
                 "number near 1/eps), or its values are not known here (jit/graph tracing). "
                 "Use method='householder' (or 'auto', which falls back to it)."
             )
-    q, r = xp.householder_qr(a, complete=mode == "complete")
+    if xp.small_batch(a):
+        q, r = xp.fused(small_qr, a, complete=mode == "complete")
+    else:
+        q, r = xp.householder_qr(a, complete=mode == "complete")
     if rank < min(xp.shape(a)[-2:]):
         q, r = q[..., :, :rank], r[..., :rank, :]
     return q, r

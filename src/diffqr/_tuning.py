@@ -72,11 +72,20 @@ QR_VJP_SPLIT_LEAF = 128
 AUTO_CHOLESKY_ASPECT = 4
 CHOLESKY_QR_IS_FASTER = frozenset({"numpy", "tensorflow"})
 
+# Batched small QR (_rules/small_qr.py: Householder as array operations across the batch), per
+# framework: (largest m and n, smallest batch).  Measured by `python -m diffqr bench --only small`
+# against each framework's own QR; frameworks not listed keep their QR.
+SMALL_QR: dict[str, tuple[int, int]] = {"jax": (8, 16), "numpy": (3, 1000)}
+
 # ---------------------------------------------------------------------- host (NumPy / SciPy)
 # Up to this order a batch of triangular systems goes to NumPy's batched solve in one call: the
 # per-matrix SciPy calls cost ~10 µs each (10000 × 3 × 3: 20× slower), while the LU of a k × k
 # triangle costs 2k³/3 flops more than the solve.
 HOST_BATCHED_LU_MAX_SIZE = 16
+# ... and up to this order by back substitution, one array operation per row over the batch
+# (10000 systems with k right-hand sides: 3-10× faster than the batched LU for k = 2-4, 2-4× for
+# k = 6).
+HOST_SUBSTITUTION_MAX_SIZE = 6
 
 # ---------------------------------------------------------------------- PyTorch
 # Below this size a batched LAPACK triangular solve is dominated by its per-matrix call overhead:

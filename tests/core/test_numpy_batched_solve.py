@@ -12,10 +12,15 @@ import scipy.linalg
 import diffqr
 from diffqr._backends.numpy import BACKEND
 from diffqr._tuning import HOST_BATCHED_LU_MAX_SIZE as _BATCHED_LU_MAX_SIZE
+from diffqr._tuning import HOST_SUBSTITUTION_MAX_SIZE
 from diffqr._verify import adjoint_error, central_difference, random_matrix, relative_error
 
 # (shape of r, shape of b): batches, broadcasting either way, the largest order on this path.
+# Orders up to HOST_SUBSTITUTION_MAX_SIZE run by substitution, larger ones by the batched LU.
+_SUB = HOST_SUBSTITUTION_MAX_SIZE
 SHAPES = [((5, 3, 3), (5, 3, 4)), ((2, 3, 4, 4), (4, 2)), ((4, 4), (3, 4, 2)),
+          ((6, 1, 1), (6, 1, 2)), ((4, _SUB, _SUB), (4, _SUB, 3)),
+          ((4, _SUB + 1, _SUB + 1), (4, _SUB + 1, 3)),
           ((3, _BATCHED_LU_MAX_SIZE, _BATCHED_LU_MAX_SIZE), (3, _BATCHED_LU_MAX_SIZE, 5))]
 
 

@@ -16,6 +16,11 @@ from .. import _tuning
 from .._errors import RankDeficientError
 
 
+def batch_last(a: np.ndarray) -> np.ndarray:
+    """``a`` (…, m, n) copied so that entry ``(i, j)`` of all matrices is contiguous."""
+    return np.moveaxis(np.ascontiguousarray(np.moveaxis(a, (-2, -1), (0, 1))), (0, 1), (-2, -1))
+
+
 def solve_triangular(r: np.ndarray, b: np.ndarray, *, lower: bool, trans: str) -> np.ndarray:
     """``op(r) x = b`` (``trans`` "N", "T" or "C") over leading batch axes (old SciPy does not
     batch); a batch of small systems goes to NumPy's batched LU in one call (a fast path)."""
@@ -46,11 +51,23 @@ def _solve_triangular_by_lu(r: np.ndarray, b: np.ndarray, *, lower: bool, trans:
     s = r if trans == "N" else np.swapaxes(r, -1, -2)
     if trans == "C":
         s = np.conj(s)
+    solve = _substitute if s.shape[-1] <= _tuning.HOST_SUBSTITUTION_MAX_SIZE else np.linalg.solve
     if lower == (trans == "N"):  # op(r) is lower triangular
         flip = np.s_[..., ::-1, :]
-        x = np.linalg.solve(s[..., ::-1, ::-1], b[flip])
+        x = solve(s[..., ::-1, ::-1], b[flip])
         return x[flip]
-    return np.linalg.solve(s, b)
+    return solve(s, b)
+
+
+def _substitute(s: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``s x = b`` for a batch of tiny upper-triangular ``s``: back substitution row by row, each
+    step one operation over the whole batch (LAPACK's per-matrix calls cost more)."""
+    k = s.shape[-1]
+    x = np.empty(b.shape, dtype=np.result_type(s, b))
+    for i in range(k - 1, -1, -1):
+        row = b[..., i, :] - np.einsum("...j,...jc->...c", s[..., i, i + 1 :], x[..., i + 1 :, :])
+        x[..., i, :] = row / s[..., i, i, None]
+    return x
 
 
 def householder_pivots(a: np.ndarray, rank: int | None = None) -> np.ndarray:

@@ -133,6 +133,45 @@ class Backend:
     def real(self, a: Array) -> Array:
         raise NotImplementedError
 
+    def sqrt(self, a: Array) -> Array:
+        return a**0.5
+
+    def where(self, condition: Array, a: Array, b: Array) -> Array:
+        """``a`` where ``condition`` holds, else ``b`` (broadcasting)."""
+        raise NotImplementedError
+
+    def max_abs(self, a: Array) -> Array:
+        """The largest ``|a_ij|`` of each matrix, as a ``(…, 1, 1)`` array (NaN if any is NaN)."""
+        raise NotImplementedError
+
+    def fused(self, function: Any, *args: Array, **options: Any) -> Any:
+        """``function(self, *args, **options)`` for rules made of many small operations across a
+        batch: JAX compiles it as one ``jit`` (keyed by ``function`` and the static ``options``),
+        NumPy hands it the arrays stored batch-last."""
+        return function(self, *args, **options)
+
+    def small_batch(self, a: Array) -> bool:
+        """Whether :func:`diffqr._rules.small_qr.small_qr` replaces the framework's QR for ``a``:
+        a real batch of small matrices within this framework's limits in
+        ``_tuning.SMALL_QR`` (fast paths on)."""
+        limits = _tuning.SMALL_QR.get(self.name)
+        if limits is None or not _tuning.fast_paths_enabled():
+            return False
+        shape = self.shape(a)
+        if len(shape) < 3:
+            return False
+        max_size, min_batch = limits
+        return (0 < min(shape[-2:]) and max(shape[-2:]) <= max_size
+                and int(np.prod(shape[:-2])) >= min_batch
+                and self.dtype_name(a) in ("float32", "float64"))
+
+    def unless_flagged(self, flagged: Array, outputs: tuple[Array, ...],
+                       fallback: Any) -> tuple[Array, ...]:
+        """``outputs``, or ``fallback()`` if any entry of the boolean ``flagged`` is set (also
+        when its values are unknown here).  JAX decides inside the computation (``lax.cond``)."""
+        host = self.to_host(flagged)
+        return fallback() if host is None or host.any() else outputs
+
     def shape(self, a: Array) -> tuple[int, ...]:
         return tuple(a.shape)
 

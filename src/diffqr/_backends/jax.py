@@ -80,6 +80,21 @@ class JaxBackend(Backend):
     def real(self, a):
         return jnp.real(a)
 
+    def where(self, condition, a, b):
+        return jnp.where(condition, a, b)
+
+    def max_abs(self, a):
+        return jnp.max(jnp.abs(a), axis=(-2, -1), keepdims=True)
+
+    def unless_flagged(self, flagged, outputs, fallback):
+        return lax.cond(jnp.any(flagged), lambda _: tuple(fallback()), lambda x: x, tuple(outputs))
+
+    def fused(self, function, *args, **options):
+        key = (function, tuple(sorted(options.items())))
+        if key not in _JITTED:
+            _JITTED[key] = jax.jit(lambda *arrays: function(self, *arrays, **options))
+        return _JITTED[key](*args)
+
     def to_host(self, a):
         if isinstance(a, jax.core.Tracer):
             return None
@@ -131,3 +146,4 @@ BACKEND = JaxBackend()
 # One custom_jvp per primitive and options: the options are closed over (static), so jit and vmap
 # see only arrays, and each variant is traced once per shape.
 _FUNCTIONS: dict[tuple, jax.custom_jvp] = {}
+_JITTED: dict[tuple, object] = {}  # rules compiled whole by Backend.fused

@@ -61,6 +61,19 @@ class NumpyBackend(Backend):
     def real(self, a):
         return np.real(a)
 
+    def where(self, condition, a, b):
+        return np.where(condition, a, b)
+
+    def max_abs(self, a):
+        return np.abs(a).max(axis=(-2, -1), keepdims=True)
+
+    def fused(self, function, *args, **options):
+        # Stored batch-last, each entry's batch is contiguous: the rule's column and row slices
+        # run as long inner loops (10000 × 3 × 3: 1.5-2× faster than batch-first).
+        # Batches out of range are flagged and redone by LAPACK: their overflows are expected.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return function(self, *(_host.batch_last(x) for x in args), **options)
+
     def to_host(self, a):
         return np.asarray(a)
 

@@ -91,6 +91,12 @@ class TorchVocabulary(Backend):
     def real(self, a):
         return a.real
 
+    def where(self, condition, a, b):
+        return torch.where(condition, a, b)
+
+    def max_abs(self, a):
+        return a.abs().amax(dim=(-2, -1), keepdim=True)
+
     def to_host(self, a):
         return _on_host(a)
 

@@ -10,8 +10,10 @@ before the frameworks load:
 - ``dask``: out-of-core TSQR + VJP on a LocalCluster against NumPy;
 - ``accuracy``: gradient accuracy against a 60-digit mpmath reference;
 - ``families``: the Array API path (array-api-strict) and HIPS autograd against NumPy/LAPACK;
-- ``distributed``: ``diffqr.distributed`` on 1–4 JAX devices and 1–4 torch ranks.
+- ``distributed``: ``diffqr.distributed`` on 1–4 JAX devices and 1–4 torch ranks;
+- ``small``: batches of small matrices (batched Householder) against each framework's QR;
+- ``cholesky``: CholeskyQR on PyTorch CPU tensors against LAPACK, with its kernels.
 """
 
 STUDIES = ("pivoted", "lstsq", "jax", "tensorflow", "mxnet", "dask", "accuracy", "families",
-           "distributed")
+           "distributed", "small", "cholesky")
