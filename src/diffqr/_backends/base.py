@@ -99,6 +99,11 @@ class Backend:
     def real(self, a: Array) -> Array:
         raise NotImplementedError
 
+    def where(self, condition: Array, a: Array, b: Array) -> Array:
+        """``a`` where ``condition`` holds, else ``b`` (all three the same shape), elementwise:
+        a decision on values that is the same eagerly and under jit/vmap/graphs."""
+        raise NotImplementedError
+
     def shape(self, a: Array) -> tuple[int, ...]:
         return tuple(a.shape)
 

@@ -67,6 +67,9 @@ class JaxBackend(Backend):
     def real(self, a):
         return jnp.real(a)
 
+    def where(self, condition, a, b):
+        return jnp.where(condition, a, b)
+
     def to_host(self, a):
         if isinstance(a, jax.core.Tracer):
             return None

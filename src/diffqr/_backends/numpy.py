@@ -61,6 +61,9 @@ class NumpyBackend(Backend):
     def real(self, a):
         return np.real(a)
 
+    def where(self, condition, a, b):
+        return np.where(condition, a, b)
+
     def to_host(self, a):
         return np.asarray(a)
 

@@ -87,6 +87,9 @@ class TorchVocabulary(Backend):
     def real(self, a):
         return a.real
 
+    def where(self, condition, a, b):
+        return torch.where(condition, a, b)
+
     def to_host(self, a):
         return _on_host(a)
 
