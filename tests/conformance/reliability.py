@@ -601,8 +601,8 @@ class BadInput(FrameworkTests):
         a[1, :, 3] = 0
         with pytest.raises(diffqr.RankDeficientError, match=r"\[3\] of batch element \(1,\)"):
             self._gradient(Call("qr"), a)
-        with pytest.raises(diffqr.RankDeficientError):
-            jvp(self.fw, Call("qr", "r"), a, a)
+        # R alone has a derivative everywhere (Gram-consistent at rank deficiency): no error
+        assert all(np.isfinite(t).all() for t in jvp(self.fw, Call("qr", "r"), a, a))
 
     def test_zero_matrix(self):
         a = np.zeros((4, 3))
