@@ -203,7 +203,7 @@ def vjp(fw: Backend, call: Call, a: np.ndarray, cotangents: list[np.ndarray]) ->
     cots = [None, *cotangents] if call.mode == "r" else list(cotangents)
     rule = diffqr.qr_vjp if call.op == "qr" else diffqr.lq_vjp
     b_bar = rule(fw.asarray(permute(a, perm, call.op)), first, second,
-                 *[None if c is None else fw.asarray(c) for c in cots])
+                 *[None if c is None else fw.asarray(c) for c in cots], **_gram(call, a))
     return unpermute(fw.to_numpy(b_bar), perm, call.op)
 
 
@@ -216,9 +216,14 @@ def jvp(fw: Backend, call: Call, a: np.ndarray, da: np.ndarray) -> list[np.ndarr
     perm = None if perm is None else fw.to_numpy(perm)
     rule = diffqr.qr_jvp if call.op == "qr" else diffqr.lq_jvp
     tangents = rule(fw.asarray(permute(a, perm, call.op)), first, second,
-                    fw.asarray(permute(da, perm, call.op)))
-    tangents = [fw.to_numpy(t) for t in tangents]
-    return tangents[1:] if call.mode == "r" else tangents
+                    fw.asarray(permute(da, perm, call.op)), **_gram(call, a))
+    return [fw.to_numpy(t) for t in (tangents[1:] if call.mode == "r" else tangents)]
+
+
+def _gram(call: Call, a: np.ndarray) -> dict:
+    """``gram=True`` for the rule of R alone (``mode="r"``, untruncated), as ``diffqr.qr`` uses."""
+    untruncated = call.rank is None or call.rank == min(a.shape[-2:])
+    return {"gram": True} if call.op == "qr" and call.mode == "r" and untruncated else {}
 
 
 # ---------------------------------------------------------------------- fuzzing
