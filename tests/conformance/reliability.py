@@ -21,6 +21,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import diffqr
+from diffqr._backends.numpy import BACKEND as NUMPY
+from diffqr._rules.gram import lifted_pivots
 
 from .backends import Backend, current
 from .oracles import central_difference, inner
@@ -167,7 +169,10 @@ def conditioning(call: Call, out: list[np.ndarray]) -> tuple[float, float, float
     k = min(r.shape[-2], n)
     if r.size == 0 or k == 0:
         return 1.0, 1.0, 1.0
-    singular = np.linalg.svd(r[..., :k, :k].astype(wide_dtype(str(r.dtype))), compute_uv=False)
+    r1 = r[..., :k, :k].astype(wide_dtype(str(r.dtype)))
+    if call.op == "qr" and call.mode == "r":  # R alone solves with its lifted pivots
+        r1 = lifted_pivots(NUMPY, r1, max(r.shape[-2:]))
+    singular = np.linalg.svd(r1, compute_uv=False)
     kappa = float(np.max(singular[..., 0] / singular[..., -1]))
     completion = 1.0
     if call.mode == "complete" and q.shape[-1] > n:
