@@ -36,8 +36,8 @@ def qr_vjp(A: Array, Q: Array, R: Array, Q_bar: Array | None, R_bar: Array | Non
     Q_bar, R_bar : arrays or None
         Cotangents ``∂ℓ/∂Re X + i ∂ℓ/∂Im X`` (PyTorch's convention); ``None`` means zero.
     gram : bool
-        The rule of ``qr(A, mode="r")`` (``Q_bar`` must be ``None``; reduced factors): defined
-        for every ``A``, exact at full rank, Gram-consistent at rank deficiency.
+        The rule of ``qr(A, mode="r")`` and ``tria`` (reduced factors): defined for every ``A``,
+        exact at full rank, Gram-consistent at rank deficiency (docs/square-root-filtering.md).
 
     Returns
     -------
@@ -48,24 +48,23 @@ def qr_vjp(A: Array, Q: Array, R: Array, Q_bar: Array | None, R_bar: Array | Non
     check_factors(xp, a, "Q", "R", complete_axis=-2)  # complete deep QR: Q m × m
     check_shaped_like(xp, a, {"Q_bar": "Q", "R_bar": "R"})
     if gram:
-        _check_gram(xp, a, Q_bar)
-        return (xp.zeros_like(a["A"]) if R_bar is None
-                else gram_rules.gram_vjp(xp, a["A"], a["Q"], a["R"], a["R_bar"]))
+        _check_gram(xp, a)
+        return gram_rules.gram_vjp(xp, a["A"], a["Q"], a["R"], a["Q_bar"], a["R_bar"])
     return qr_rules.qr_vjp(xp, a["A"], a["Q"], a["R"], a["Q_bar"], a["R_bar"])
 
 
 def qr_jvp(A: Array, Q: Array, R: Array, dA: Array, /, *, gram: bool = False
-           ) -> tuple[Array | None, Array]:
+           ) -> tuple[Array, Array]:
     """Forward-mode rule of QR: ``(dQ, dR)`` from the tangent ``dA`` (shapes as in ``qr_vjp``).
 
-    With ``gram=True``, the rule of ``qr(A, mode="r")`` (see :func:`qr_vjp`): ``(None, dR)``.
+    With ``gram=True``, the rule of ``qr(A, mode="r")`` (see :func:`qr_vjp`).
     """
     xp, a = _rule_backend(A=A, Q=Q, R=R, dA=dA)
     check_factors(xp, a, "Q", "R", complete_axis=-2)  # complete deep QR: Q m × m
     check_shaped_like(xp, a, {"dA": "A"})
     if gram:
-        _check_gram(xp, a, None)
-        return None, gram_rules.gram_jvp(xp, a["A"], a["Q"], a["R"], a["dA"])
+        _check_gram(xp, a)
+        return gram_rules.gram_jvp(xp, a["A"], a["Q"], a["R"], a["dA"])
     return qr_rules.qr_jvp(xp, a["A"], a["Q"], a["R"], a["dA"])
 
 
@@ -89,9 +88,7 @@ def lq_jvp(A: Array, L: Array, Q: Array, dA: Array, /) -> tuple[Array, Array]:
     return xp.mH(dr), xp.mH(dq)
 
 
-def _check_gram(xp, a: dict, q_bar: Array | None) -> None:
-    if q_bar is not None:
-        raise ValueError("gram=True is the rule of R alone (mode='r'): pass Q_bar=None")
+def _check_gram(xp, a: dict) -> None:
     if xp.shape(a["Q"])[-1] != min(xp.shape(a["A"])[-2:]):
         raise ValueError("gram=True needs the reduced factors: Q (..., m, min(m, n)), "
                          "R (..., min(m, n), n)")

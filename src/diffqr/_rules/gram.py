@@ -55,23 +55,54 @@ def _skew_adjoint(xp: Backend, w: Array) -> Array:
     return xp.tril(d, -1) + 0.5 * xp.tril(xp.triu(d))
 
 
-def gram_jvp(xp: Backend, a: Array, q: Array, r: Array, da: Array) -> Array:
-    """``dR = X − Ω R`` with ``X = Qᴴ dA`` and ``Ω`` the skew part of ``X1 R̃1⁻¹``."""
+def gram_jvp(xp: Backend, a: Array, q: Array, r: Array, da: Array) -> tuple[Array, Array]:
+    """``(dQ, dR)``: ``dR = X − Ω R`` with ``X = Qᴴ dA``, ``Ω`` the skew part of ``C = X1 R̃1⁻¹``.
+
+    ``dQ = Y − Q (C − Ω P)`` with ``Y = dA1 R̃1⁻¹`` and ``P = R1 R̃1⁻¹`` (``I`` at full rank, where
+    this is QR's exact ``dQ``): finite everywhere, so that the rule differentiates again exactly
+    at full rank (it uses ``Q``).
+    """
     m, n = xp.shape(a)[-2:]
     k = xp.shape(q)[-1]
+    r1 = r[..., :, :k]
+    lifted = lifted_pivots(xp, r1, max(m, n))
     x = xp.matmul(xp.mH(q), da)
-    c = xp.solve_triangular(lifted_pivots(xp, r[..., :, :k], max(m, n)), x[..., :, :k],
-                            upper=True, left=False)
-    return x - xp.matmul(_skew(xp, c), r)
+    c = xp.solve_triangular(lifted, x[..., :, :k], upper=True, left=False)
+    omega = _skew(xp, c)
+    dr = x - xp.matmul(omega, r)
+    y = xp.solve_triangular(lifted, da[..., :, :k], upper=True, left=False)
+    p = xp.solve_triangular(lifted, r1, upper=True, left=False)
+    dq = y - xp.matmul(q, c - xp.matmul(omega, p))
+    return dq, dr
 
 
-def gram_vjp(xp: Backend, a: Array, q: Array, r: Array, r_bar: Array) -> Array:
-    """The transpose of :func:`gram_jvp`: ``Ā = Q (R̄ − [S R̃1⁻ᴴ | 0])``, ``S = skew*(R̄ Rᴴ)``."""
+def gram_vjp(xp: Backend, a: Array, q: Array, r: Array, q_bar: Array | None,
+             r_bar: Array | None) -> Array:
+    """The transpose of :func:`gram_jvp`, with ``W = R̄ Rᴴ − Qᴴ Q̄ Pᴴ`` and ``S = skew*(W)``::
+
+        Ā = [Q R̄1 + (Q̄ − Q (Qᴴ Q̄ + S)) R̃1⁻ᴴ | Q R̄2]
+    """
     m, n = xp.shape(a)[-2:]
     k = xp.shape(q)[-1]
-    s = _skew_adjoint(xp, xp.matmul(r_bar, xp.mH(r)))
-    y = xp.solve_triangular(lifted_pivots(xp, r[..., :, :k], max(m, n)), s, upper=True,
-                            left=False, adjoint=True)
-    x_bar = r_bar - y if n == k else xp.concat([r_bar[..., :, :k] - y, r_bar[..., :, k:]],
-                                                axis=-1)
-    return xp.matmul(q, x_bar)
+    if q_bar is None and r_bar is None:
+        return xp.zeros_like(a)
+    r1 = r[..., :, :k]
+    lifted = lifted_pivots(xp, r1, max(m, n))
+    w = None if r_bar is None else xp.matmul(r_bar, xp.mH(r))
+    if q_bar is None:  # R alone: the solve on k × k
+        g = -_skew_adjoint(xp, w)
+        left = xp.matmul(q, r_bar[..., :, :k] + xp.solve_triangular(
+            lifted, g, upper=True, left=False, adjoint=True))
+    else:
+        qq = xp.matmul(xp.mH(q), q_bar)
+        p = xp.solve_triangular(lifted, r1, upper=True, left=False)
+        w2 = -xp.matmul(qq, xp.mH(p))
+        s = _skew_adjoint(xp, w2 if w is None else w + w2)
+        g = q_bar - xp.matmul(q, qq + s)
+        left = xp.solve_triangular(lifted, g, upper=True, left=False, adjoint=True)
+        if r_bar is not None:
+            left = left + xp.matmul(q, r_bar[..., :, :k])
+    if n == k:
+        return left
+    right = xp.matmul(q, r_bar[..., :, k:]) if r_bar is not None else xp.zeros_like(a[..., :, k:])
+    return xp.concat([left, right], axis=-1)
