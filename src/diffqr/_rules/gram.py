@@ -55,6 +55,12 @@ def _skew_adjoint(xp: Backend, w: Array) -> Array:
     return xp.tril(d, -1) + 0.5 * xp.tril(xp.triu(d))
 
 
+def _lead(xp: Backend, x: Array, k: int) -> Array:
+    """The first ``k`` columns; ``x`` itself when that is all of it (a full slice is an alias
+    view, which ``torch.vmap`` cannot batch)."""
+    return x if xp.shape(x)[-1] == k else x[..., :, :k]
+
+
 def gram_jvp(xp: Backend, a: Array, q: Array, r: Array, da: Array) -> tuple[Array, Array]:
     """``(dQ, dR)``: ``dR = X − Ω R`` with ``X = Qᴴ dA``, ``Ω`` the skew part of ``C = X1 R̃1⁻¹``.
 
@@ -64,13 +70,13 @@ def gram_jvp(xp: Backend, a: Array, q: Array, r: Array, da: Array) -> tuple[Arra
     """
     m, n = xp.shape(a)[-2:]
     k = xp.shape(q)[-1]
-    r1 = r[..., :, :k]
+    r1 = _lead(xp, r, k)
     lifted = lifted_pivots(xp, r1, max(m, n))
     x = xp.matmul(xp.mH(q), da)
-    c = xp.solve_triangular(lifted, x[..., :, :k], upper=True, left=False)
+    c = xp.solve_triangular(lifted, _lead(xp, x, k), upper=True, left=False)
     omega = _skew(xp, c)
     dr = x - xp.matmul(omega, r)
-    y = xp.solve_triangular(lifted, da[..., :, :k], upper=True, left=False)
+    y = xp.solve_triangular(lifted, _lead(xp, da, k), upper=True, left=False)
     p = xp.solve_triangular(lifted, r1, upper=True, left=False)
     dq = y - xp.matmul(q, c - xp.matmul(omega, p))
     return dq, dr
@@ -86,12 +92,12 @@ def gram_vjp(xp: Backend, a: Array, q: Array, r: Array, q_bar: Array | None,
     k = xp.shape(q)[-1]
     if q_bar is None and r_bar is None:
         return xp.zeros_like(a)
-    r1 = r[..., :, :k]
+    r1 = _lead(xp, r, k)
     lifted = lifted_pivots(xp, r1, max(m, n))
     w = None if r_bar is None else xp.matmul(r_bar, xp.mH(r))
     if q_bar is None:  # R alone: the solve on k × k
         g = -_skew_adjoint(xp, w)
-        left = xp.matmul(q, r_bar[..., :, :k] + xp.solve_triangular(
+        left = xp.matmul(q, _lead(xp, r_bar, k) + xp.solve_triangular(
             lifted, g, upper=True, left=False, adjoint=True))
     else:
         qq = xp.matmul(xp.mH(q), q_bar)
@@ -101,7 +107,7 @@ def gram_vjp(xp: Backend, a: Array, q: Array, r: Array, q_bar: Array | None,
         g = q_bar - xp.matmul(q, qq + s)
         left = xp.solve_triangular(lifted, g, upper=True, left=False, adjoint=True)
         if r_bar is not None:
-            left = left + xp.matmul(q, r_bar[..., :, :k])
+            left = left + xp.matmul(q, _lead(xp, r_bar, k))
     if n == k:
         return left
     right = xp.matmul(q, r_bar[..., :, k:]) if r_bar is not None else xp.zeros_like(a[..., :, k:])
