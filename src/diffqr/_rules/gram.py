@@ -70,6 +70,8 @@ def gram_jvp(xp: Backend, a: Array, q: Array, r: Array, da: Array) -> tuple[Arra
     """
     m, n = xp.shape(a)[-2:]
     k = xp.shape(q)[-1]
+    if k == 0:  # nothing to differentiate (and slices past an empty axis are out of bounds)
+        return xp.zeros_like(q), xp.zeros_like(r)
     r1 = _lead(xp, r, k)
     lifted = lifted_pivots(xp, r1, max(m, n))
     x = xp.matmul(xp.mH(q), da)
@@ -90,7 +92,7 @@ def gram_vjp(xp: Backend, a: Array, q: Array, r: Array, q_bar: Array | None,
     """
     m, n = xp.shape(a)[-2:]
     k = xp.shape(q)[-1]
-    if q_bar is None and r_bar is None:
+    if (q_bar is None and r_bar is None) or k == 0:
         return xp.zeros_like(a)
     r1 = _lead(xp, r, k)
     lifted = lifted_pivots(xp, r1, max(m, n))
