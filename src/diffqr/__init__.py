@@ -8,6 +8,7 @@ from ._decompositions import lq, lstsq, qr
 from ._errors import RankDeficientError
 from ._explicit_rules import lq_jvp, lq_vjp, lstsq_jvp, lstsq_vjp, qr_jvp, qr_vjp
 from ._results import LQResult, PivotedLQResult, PivotedQRResult, PivotedRResult, QRResult
+from ._tria import tria
 from ._tuning import fast_paths
 
 __version__ = "0.1.0"
@@ -29,6 +30,7 @@ __all__ = [
     "qr",
     "qr_jvp",
     "qr_vjp",
+    "tria",
 ]
 
 # Inside tf.function, AutoGraph would rewrite every diffqr function it reaches into graph code, at

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._dispatch import as_numpy_if_plain, backend_for
-from ._primitives import LSTSQ, QR
+from ._primitives import LSTSQ, QR, QR_GRAM
 from ._results import LQResult, PivotedLQResult, PivotedQRResult, PivotedRResult, QRResult
 from ._validate import (
     LQ_MODES,
@@ -44,13 +44,16 @@ def factor(
     if check_finite_:
         A = check_finite(xp, argument, A)
     options = {"mode": mode, "rank": k, "method": method}
+    primitive, order = QR, slice(None)
+    if mode == "r" and k == min(m, n):  # R alone: the derivative defined everywhere
+        primitive, order, options = QR_GRAM, slice(None, None, -1), {"method": method}
     if not pivoting:
-        q, r = (xp.apply_adjoint if adjoint else xp.apply)(QR, (A,), options)
+        q, r = (xp.apply_adjoint if adjoint else xp.apply)(primitive, (A,), options)[order]
         return q, r, None
     if adjoint:
         A = xp.mH(A)
     perm = xp.column_pivots(A, rank if rank is None else k)
-    q, r = xp.apply(QR, (xp.take_columns(A, perm),), options)
+    q, r = xp.apply(primitive, (xp.take_columns(A, perm),), options)[order]
     return (xp.mH_resolved(q), xp.mH_resolved(r), perm) if adjoint else (q, r, perm)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from ._dispatch import as_numpy_if_plain, backend_and_arrays
 from ._primitives import gram_solver
+from ._rules import gram as gram_rules
 from ._rules import lstsq as lstsq_rules
 from ._rules import qr as qr_rules
 from ._validate import check_factors, check_shaped_like
@@ -21,7 +22,8 @@ def _rule_backend(**arrays: Array):
                                  for name, value in arrays.items()})
 
 
-def qr_vjp(A: Array, Q: Array, R: Array, Q_bar: Array | None, R_bar: Array | None, /) -> Array:
+def qr_vjp(A: Array, Q: Array, R: Array, Q_bar: Array | None, R_bar: Array | None, /, *,
+           gram: bool = False) -> Array:
     """Reverse-mode rule of QR: the cotangent of ``A`` from those of ``Q`` and ``R``.
 
     Parameters
@@ -33,6 +35,9 @@ def qr_vjp(A: Array, Q: Array, R: Array, Q_bar: Array | None, R_bar: Array | Non
         diagonal), any ``k <= min(m, n)``, or complete-mode factors (Q m × m) of a deep A.
     Q_bar, R_bar : arrays or None
         Cotangents ``∂ℓ/∂Re X + i ∂ℓ/∂Im X`` (PyTorch's convention); ``None`` means zero.
+    gram : bool
+        The rule of ``qr(A, mode="r")`` and ``tria`` (reduced factors): defined for every ``A``,
+        exact at full rank, Gram-consistent at rank deficiency (docs/square-root-filtering.md).
 
     Returns
     -------
@@ -42,14 +47,24 @@ def qr_vjp(A: Array, Q: Array, R: Array, Q_bar: Array | None, R_bar: Array | Non
     xp, a = _rule_backend(A=A, Q=Q, R=R, Q_bar=Q_bar, R_bar=R_bar)
     check_factors(xp, a, "Q", "R", complete_axis=-2)  # complete deep QR: Q m × m
     check_shaped_like(xp, a, {"Q_bar": "Q", "R_bar": "R"})
+    if gram:
+        _check_gram(xp, a)
+        return gram_rules.gram_vjp(xp, a["A"], a["Q"], a["R"], a["Q_bar"], a["R_bar"])
     return qr_rules.qr_vjp(xp, a["A"], a["Q"], a["R"], a["Q_bar"], a["R_bar"])
 
 
-def qr_jvp(A: Array, Q: Array, R: Array, dA: Array, /) -> tuple[Array, Array]:
-    """Forward-mode rule of QR: ``(dQ, dR)`` from the tangent ``dA`` (shapes as in ``qr_vjp``)."""
+def qr_jvp(A: Array, Q: Array, R: Array, dA: Array, /, *, gram: bool = False
+           ) -> tuple[Array, Array]:
+    """Forward-mode rule of QR: ``(dQ, dR)`` from the tangent ``dA`` (shapes as in ``qr_vjp``).
+
+    With ``gram=True``, the rule of ``qr(A, mode="r")`` (see :func:`qr_vjp`).
+    """
     xp, a = _rule_backend(A=A, Q=Q, R=R, dA=dA)
     check_factors(xp, a, "Q", "R", complete_axis=-2)  # complete deep QR: Q m × m
     check_shaped_like(xp, a, {"dA": "A"})
+    if gram:
+        _check_gram(xp, a)
+        return gram_rules.gram_jvp(xp, a["A"], a["Q"], a["R"], a["dA"])
     return qr_rules.qr_jvp(xp, a["A"], a["Q"], a["R"], a["dA"])
 
 
@@ -71,6 +86,12 @@ def lq_jvp(A: Array, L: Array, Q: Array, dA: Array, /) -> tuple[Array, Array]:
     check_shaped_like(xp, a, {"dA": "A"})
     dq, dr = qr_rules.qr_jvp(xp, xp.mH(a["A"]), xp.mH(a["Q"]), xp.mH(a["L"]), xp.mH(a["dA"]))
     return xp.mH_resolved(dr), xp.mH_resolved(dq)
+
+
+def _check_gram(xp, a: dict) -> None:
+    if xp.shape(a["Q"])[-1] != min(xp.shape(a["A"])[-2:]):
+        raise ValueError("gram=True needs the reduced factors: Q (..., m, min(m, n)), "
+                         "R (..., min(m, n), n)")
 
 
 def _conj_transpose_or_none(xp):

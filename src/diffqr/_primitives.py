@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._backends.base import Backend, register_primitives
+from ._rules import gram as gram_rules
 from ._rules import lstsq as lstsq_rules
 from ._rules import qr as qr_rules
 from ._rules.cholesky_qr import cholesky_qr
@@ -77,6 +78,36 @@ def _qr_jvp(xp: Backend, inputs: Arrays, outputs: Arrays, tangents: Arrays, **_:
 
 QR = Primitive("qr", _qr_forward, _qr_vjp, _qr_jvp, num_inputs=1,
                option_names=("mode", "rank", "method"))
+
+
+# QR_GRAM: the factors for R alone, outputs (R, Q).  Their derivative is defined everywhere: exact
+# at full rank, Gram-consistent (dRᴴ R + Rᴴ dR = dAᴴ A + Aᴴ dA) at rank deficiency
+# (diffqr._rules.gram).  Q is an output with a finite tangent, not an auxiliary one, so that
+# differentiating the rule again (which uses Q) is exact at full rank.  The forward is QR's.
+def _qr_gram_forward(xp: Backend, a: Array, *, method: str) -> Arrays:
+    k = min(xp.shape(a)[-2:])
+    q, r = xp.forward(QR, (a,), {"mode": "reduced", "rank": k, "method": method})
+    return r, q
+
+
+def _qr_gram_vjp(xp: Backend, inputs: Arrays, outputs: Arrays, cotangents: Arrays, **_: Any
+                 ) -> Arrays:
+    (r, q), (r_bar, q_bar) = outputs, cotangents
+    if r_bar is None and q_bar is None:
+        return (None,)
+    return (gram_rules.gram_vjp(xp, inputs[0], q, r, q_bar, r_bar),)
+
+
+def _qr_gram_jvp(xp: Backend, inputs: Arrays, outputs: Arrays, tangents: Arrays, **_: Any
+                 ) -> Arrays:
+    if tangents[0] is None:
+        return tuple(xp.zeros_like(y) for y in outputs)
+    dq, dr = gram_rules.gram_jvp(xp, inputs[0], outputs[1], outputs[0], tangents[0])
+    return dr, dq
+
+
+QR_GRAM = Primitive("qr_gram", _qr_gram_forward, _qr_gram_vjp, _qr_gram_jvp, num_inputs=1,
+                    option_names=("method",))
 
 
 # ---------------------------------------------------------------------- least squares
@@ -158,5 +189,5 @@ LSTSQ = {ridge: _lstsq_primitive(ridge) for ridge in (False, True)}
 GRAM_SOLVE = {ridge: _gram_solve_primitive(ridge) for ridge in (False, True)}
 
 # Every primitive, so adapters can build their hooks up front (outside any tracing).
-PRIMITIVES = (QR, *LSTSQ.values(), *GRAM_SOLVE.values())
+PRIMITIVES = (QR, QR_GRAM, *LSTSQ.values(), *GRAM_SOLVE.values())
 register_primitives(*PRIMITIVES)

@@ -21,7 +21,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import diffqr
+from diffqr._backends.numpy import BACKEND as NUMPY
 from diffqr._dispatch import backend_for
+from diffqr._rules.gram import lifted_pivots
 
 from .backends import Backend, current
 from .oracles import central_difference, inner
@@ -168,7 +170,10 @@ def conditioning(call: Call, out: list[np.ndarray]) -> tuple[float, float, float
     k = min(r.shape[-2], n)
     if r.size == 0 or k == 0:
         return 1.0, 1.0, 1.0
-    singular = np.linalg.svd(r[..., :k, :k].astype(wide_dtype(str(r.dtype))), compute_uv=False)
+    r1 = r[..., :k, :k].astype(wide_dtype(str(r.dtype)))
+    if call.op == "qr" and call.mode == "r":  # R alone solves with its lifted pivots
+        r1 = lifted_pivots(NUMPY, r1, max(r.shape[-2:]))
+    singular = np.linalg.svd(r1, compute_uv=False)
     kappa = float(np.max(singular[..., 0] / singular[..., -1]))
     completion = 1.0
     if call.mode == "complete" and q.shape[-1] > n:
@@ -204,7 +209,7 @@ def vjp(fw: Backend, call: Call, a: np.ndarray, cotangents: list[np.ndarray]) ->
     cots = [None, *cotangents] if call.mode == "r" else list(cotangents)
     rule = diffqr.qr_vjp if call.op == "qr" else diffqr.lq_vjp
     b_bar = rule(fw.asarray(permute(a, perm, call.op)), first, second,
-                 *[None if c is None else fw.asarray(c) for c in cots])
+                 *[None if c is None else fw.asarray(c) for c in cots], **_gram(call, a))
     return unpermute(fw.to_numpy(b_bar), perm, call.op)
 
 
@@ -217,9 +222,14 @@ def jvp(fw: Backend, call: Call, a: np.ndarray, da: np.ndarray) -> list[np.ndarr
     perm = None if perm is None else fw.to_numpy(perm)
     rule = diffqr.qr_jvp if call.op == "qr" else diffqr.lq_jvp
     tangents = rule(fw.asarray(permute(a, perm, call.op)), first, second,
-                    fw.asarray(permute(da, perm, call.op)))
-    tangents = [fw.to_numpy(t) for t in tangents]
-    return tangents[1:] if call.mode == "r" else tangents
+                    fw.asarray(permute(da, perm, call.op)), **_gram(call, a))
+    return [fw.to_numpy(t) for t in (tangents[1:] if call.mode == "r" else tangents)]
+
+
+def _gram(call: Call, a: np.ndarray) -> dict:
+    """``gram=True`` for the rule of R alone (``mode="r"``, untruncated), as ``diffqr.qr`` uses."""
+    untruncated = call.rank is None or call.rank == min(a.shape[-2:])
+    return {"gram": True} if call.op == "qr" and call.mode == "r" and untruncated else {}
 
 
 # ---------------------------------------------------------------------- fuzzing
@@ -613,8 +623,8 @@ class BadInput(FrameworkTests):
         a[1, :, 3] = 0
         with pytest.raises(diffqr.RankDeficientError, match=r"\[3\] of batch element \(1,\)"):
             self._gradient(Call("qr"), a)
-        with pytest.raises(diffqr.RankDeficientError):
-            jvp(self.fw, Call("qr", "r"), a, a)
+        # R alone has a derivative everywhere (Gram-consistent at rank deficiency): no error
+        assert all(np.isfinite(t).all() for t in jvp(self.fw, Call("qr", "r"), a, a))
 
     def test_zero_matrix(self):
         a = np.zeros((4, 3))

@@ -92,19 +92,27 @@ def test_lstsq_rank_deficient_raises_and_ridge_solves(backend, kind):
     ((8, 6), "reduced", 3), ((8, 6), "r", 3), ((3, 6), "reduced", None)],
     ids=["deep_rank3", "deep_rank3_mode_r", "wide_full_row_rank"])
 def test_qr_rank_deficient_derivatives_raise_and_pivoting_rescues(backend, shape, mode, rank):
-    """Dependent leading columns: R₁ is singular, the VJP and JVP raise naming pivoting/rank=;
-    the pivoted (rank-k) factorization of the same matrix has finite derivatives equal to
-    central differences."""
+    """Dependent leading columns: R₁ is singular, the VJP and JVP raise naming pivoting/rank=
+    (R alone, mode="r": finite and Gram-consistent instead); the pivoted (rank-k) factorization
+    of the same matrix has finite derivatives equal to central differences."""
     rng = np.random.default_rng(3)
     m, n = shape
     a = random_matrix(rng, (m, rank or m)) @ random_matrix(rng, (rank or m, n))
     a[:, 1] = 3 * a[:, 0]
     call = Call("qr", mode)
     out = [backend.to_numpy(y) for y in call.differentiable(backend.asarray(a))]
-    with pytest.raises(diffqr.RankDeficientError, match="pivoting=True"):
-        vjp(backend, call, a, [np.ones_like(y) for y in out])
-    with pytest.raises(diffqr.RankDeficientError):
-        jvp(backend, call, a, np.ones_like(a))
+    if mode == "r":
+        da = random_matrix(rng, a.shape)
+        (dr,) = jvp(backend, call, a, da)
+        r = out[0]
+        gram = dr.T @ r + r.T @ dr - (da.T @ a + a.T @ da)
+        assert np.isfinite(vjp(backend, call, a, [np.ones_like(r)])).all()
+        assert np.abs(gram).max() <= 1e-12 * np.abs(a).max() * np.abs(da).max() * m
+    else:
+        with pytest.raises(diffqr.RankDeficientError, match="pivoting=True"):
+            vjp(backend, call, a, [np.ones_like(y) for y in out])
+        with pytest.raises(diffqr.RankDeficientError):
+            jvp(backend, call, a, np.ones_like(a))
     call = Call("qr", pivoting=True, rank=rank)
     out, perm = call.outputs(backend.asarray(a))
     out, perm = [backend.to_numpy(y) for y in out], backend.to_numpy(perm)

@@ -18,7 +18,7 @@ LAYERS = (
     ("tools", ("diffqr", "diffqr.__main__", "diffqr._check", "diffqr._bench", "diffqr._verify",
                "diffqr._verify_mp")),
     ("public API", ("diffqr._decompositions", "diffqr._explicit_rules", "diffqr._results",
-                    "diffqr.distributed")),
+                    "diffqr._tria", "diffqr.distributed")),
     ("dispatch and validation", ("diffqr._dispatch", "diffqr._validate",
                                  "diffqr._validate_lstsq")),
     ("primitives", ("diffqr._primitives",)),

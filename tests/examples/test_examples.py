@@ -15,7 +15,8 @@ SCRIPTS = sorted(EXAMPLES.glob("*.py"))
 # The framework an example needs; without it the example is skipped, not failed.
 FRAMEWORK = {"lstsq_head_torch.py": "torch", "tf_lstsq_layer.py": "tensorflow",
              "mps_canonical_jax.py": "jax", "dask_tall_regression.py": "distributed",
-             "distributed_jax.py": "jax", "distributed_torch.py": "torch"}
+             "distributed_jax.py": "jax", "distributed_torch.py": "torch",
+             "sqrt_kalman_filter.py": "jax", "sqrt_kalman_filter_torch.py": "torch"}
 # Smaller than the example's defaults, to keep the test group short.
 ARGUMENTS = {"dask_tall_regression.py": ["--rows", "100000", "--chunk-rows", "20000"]}
 

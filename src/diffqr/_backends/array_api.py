@@ -84,6 +84,9 @@ class ArrayApiBackend(Backend):
     def real(self, a):
         return self.ns.real(a) if self._complex(a) else a
 
+    def where(self, condition, a, b):
+        return self.ns.where(condition, a, b)
+
     def to_host(self, a):
         # Only a 0-d array (a ridge) crosses to the host, as a Python scalar: the standard's
         # __float__/__complex__ work on every device, while a whole array may refuse to.

@@ -70,6 +70,9 @@ class AutogradBackend(base.Backend):
     def real(self, a):
         return anp.real(a)
 
+    def where(self, condition, a, b):
+        return anp.where(condition, a, b)
+
     def shape(self, a):
         return np.shape(getval(a))
 

@@ -137,7 +137,8 @@ class Backend:
         return a**0.5
 
     def where(self, condition: Array, a: Array, b: Array) -> Array:
-        """``a`` where ``condition`` holds, else ``b`` (broadcasting)."""
+        """``a`` where ``condition`` holds, else ``b`` (broadcasting), elementwise: a decision on
+        values that is the same eagerly and under jit/vmap/graphs."""
         raise NotImplementedError
 
     def max_abs(self, a: Array) -> Array:

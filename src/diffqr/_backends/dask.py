@@ -97,6 +97,9 @@ class DaskBackend(Backend):
     def real(self, a):
         return da.real(a)
 
+    def where(self, condition, a, b):
+        return da.where(condition, a, b)
+
     def to_host(self, a):
         # Values exist only after compute; the checks run inside the solves instead.
         return None

@@ -98,6 +98,9 @@ class MXNetVocabulary(Backend):
     def real(self, a):
         return a
 
+    def where(self, condition, a, b):
+        return _kind_of(a)(mx.np.where(_np(condition), _np(a), _np(b)))
+
     def to_host(self, a):
         return a.asnumpy()
 

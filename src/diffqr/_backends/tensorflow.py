@@ -92,6 +92,9 @@ class TensorFlowBackend(Backend):
     def real(self, a):
         return tf.math.real(a)
 
+    def where(self, condition, a, b):
+        return tf.where(condition, a, b)
+
     def shape(self, a):
         shape = tuple(a.shape)
         if len(shape) >= 2 and None in shape[-2:]:

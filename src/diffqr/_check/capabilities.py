@@ -84,9 +84,10 @@ def _qr_case(name: str, shape: tuple[int, ...], dtype: str = "float64", mode: st
         a = inputs[0]
         q, r, p = factors(a)
         q_bar, r_bar = (None, cotangents[0]) if mode == "r" else cotangents
+        gram = mode == "r" and rank is None
         if p is None:
-            return [diffqr.qr_vjp(a, q, r, q_bar, r_bar)]
-        b_bar = diffqr.qr_vjp(_take_columns(a, p), q, r, q_bar, r_bar)
+            return [diffqr.qr_vjp(a, q, r, q_bar, r_bar, gram=gram)]
+        b_bar = diffqr.qr_vjp(_take_columns(a, p), q, r, q_bar, r_bar, gram=gram)
         return [_take_columns(b_bar, _inverse(p))]
 
     def jvp(inputs, _outputs, tangents):
@@ -94,7 +95,7 @@ def _qr_case(name: str, shape: tuple[int, ...], dtype: str = "float64", mode: st
         q, r, p = factors(a)
         if p is not None:
             a, da = _take_columns(a, p), _take_columns(da, p)
-        dq, dr = diffqr.qr_jvp(a, q, r, da)
+        dq, dr = diffqr.qr_jvp(a, q, r, da, gram=mode == "r" and rank is None)
         return [dr] if mode == "r" else [dq, dr]
 
     native = None if rank is not None else ("qr_pivoted" if pivoting else f"qr_{mode}")
@@ -109,6 +110,55 @@ def _rank_deficient(rng: np.random.Generator, cap: Capability) -> list[np.ndarra
     a = left @ right
     a[:, 1] = 2 * a[:, 0]
     return [a]
+
+
+# ---------------------------------------------------------------------- R alone, tria: Gram
+# At rank deficiency R has no derivative; its rule is Gram-consistent, so the checked output is
+# the Gram matrix through R (Rᴴ R = Aᴴ A) or L (L Lᴴ = A Aᴴ), smooth in A everywhere.
+
+
+def _gram_case(name: str, shape: tuple[int, ...], make_inputs, dtype: str = "float64",
+               tria: bool = False) -> Capability:
+    def gram(xp, r):  # Rᴴ R; for tria the same on Lᴴ = R of Aᴴ
+        return xp.matmul(xp.mH(r), r)
+
+    def call(a):
+        xp = backend_for(a=a)
+        if tria:
+            return [gram(xp, xp.mH(diffqr.tria(a, check_finite=False)))]
+        return [gram(xp, diffqr.qr(a, mode="r", check_finite=False))]
+
+    def factors(a):
+        xp = backend_for(a=a)
+        a = xp.mH(a) if tria else a
+        return (xp, a, *diffqr.qr(a))
+
+    def vjp(inputs, _outputs, cotangents):
+        xp, a, q, r = factors(inputs[0])
+        g_bar = cotangents[0]
+        a_bar = diffqr.qr_vjp(a, q, r, None, xp.matmul(r, g_bar + xp.mH(g_bar)), gram=True)
+        return [xp.mH(a_bar) if tria else a_bar]
+
+    def jvp(inputs, _outputs, tangents):
+        xp, a, q, r = factors(inputs[0])
+        da = xp.mH(tangents[0]) if tria else tangents[0]
+        _, dr = diffqr.qr_jvp(a, q, r, da, gram=True)
+        return [xp.matmul(xp.mH(dr), r) + xp.matmul(xp.mH(r), dr)]
+
+    return Capability(name, (shape,), call, vjp, jvp, None, dtype, make_inputs)
+
+
+def _low_rank(rank: int):
+    """Rank ``rank`` with a zero first column (a zero pivot before nonzero ones); 0: A = 0."""
+
+    def make(rng: np.random.Generator, cap: Capability) -> list[np.ndarray]:
+        shape = cap.shapes[0]
+        left = random_matrix(rng, (*shape[:-1], rank), cap.dtype)
+        a = left @ random_matrix(rng, (*shape[:-2], rank, shape[-1]), cap.dtype)
+        a[..., :, 0] = 0
+        return [a]
+
+    return make
 
 
 # ---------------------------------------------------------------------- LQ
@@ -181,6 +231,10 @@ CAPABILITIES: list[Capability] = [
     _qr_case("QR deep complete", (7, 4), mode="complete"),
     _qr_case("QR deep complete complex", (7, 4), "complex128", mode="complete"),
     _qr_case("QR mode='r' deep", (7, 4), mode="r"),
+    _gram_case("QR mode='r' rank 2 of 7×4 (Gram)", (7, 4), _low_rank(2)),
+    _gram_case("QR mode='r' of A = 0, wide complex (Gram)", (3, 5), _low_rank(0), "complex128"),
+    _gram_case("tria (L Lᴴ = A Aᴴ) 4×6", (4, 6), None, tria=True),
+    _gram_case("tria rank 2 of 5×3, batched (Gram)", (2, 5, 3), _low_rank(2), tria=True),
     _qr_case("QR truncated rank 3 of 7×6", (7, 6), rank=3),
     _qr_case("pivoted QR deep", (7, 4), pivoting=True),
     _qr_case("pivoted QR wide", (4, 7), pivoting=True),

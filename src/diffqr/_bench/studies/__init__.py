@@ -12,8 +12,9 @@ before the frameworks load:
 - ``families``: the Array API path (array-api-strict) and HIPS autograd against NumPy/LAPACK;
 - ``distributed``: ``diffqr.distributed`` on 1–4 JAX devices and 1–4 torch ranks;
 - ``small``: batches of small matrices (batched Householder) against each framework's QR;
-- ``cholesky``: CholeskyQR on PyTorch CPU tensors against LAPACK, with its kernels.
+- ``cholesky``: CholeskyQR on PyTorch CPU tensors against LAPACK, with its kernels;
+- ``tria``: ``diffqr.tria`` against a pseudoinverse-based custom JVP (square-root filters).
 """
 
 STUDIES = ("pivoted", "lstsq", "jax", "tensorflow", "mxnet", "dask", "accuracy", "families",
-           "distributed", "small", "cholesky")
+           "distributed", "small", "cholesky", "tria")
