@@ -9,7 +9,9 @@ before the frameworks load:
 - ``mxnet``: LQ against ``mx.nd.linalg.gelqf`` (in the MXNet environment);
 - ``dask``: out-of-core TSQR + VJP on a LocalCluster against NumPy;
 - ``accuracy``: gradient accuracy against a 60-digit mpmath reference;
-- ``families``: the Array API path (array-api-strict) and HIPS autograd against NumPy/LAPACK.
+- ``families``: the Array API path (array-api-strict) and HIPS autograd against NumPy/LAPACK;
+- ``paddle``: QR against ``paddle.linalg.qr`` (forward + backward), lstsq against paddle's.
 """
 
-STUDIES = ("pivoted", "lstsq", "jax", "tensorflow", "mxnet", "dask", "accuracy", "families")
+STUDIES = ("pivoted", "lstsq", "jax", "tensorflow", "mxnet", "dask", "accuracy", "families",
+           "paddle")
