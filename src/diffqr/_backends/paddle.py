@@ -95,6 +95,10 @@ class PaddleBackend(Backend):
             return q, paddle.zeros([*a.shape[:-2], k, n], dtype=a.dtype)
         return paddle.linalg.qr(a, mode="complete" if complete else "reduced")
 
+    def qr_r(self, a):
+        return self.householder_qr(a, complete=False)[1] if 0 in a.shape else paddle.linalg.qr(
+            a, mode="r")
+
     def column_pivots(self, a, rank):
         return paddle.to_tensor(_host.householder_pivots(a.numpy(), rank))
 
