@@ -23,9 +23,11 @@ from paddle.autograd import PyLayer
 
 from . import _host
 
+_COMPLEX = (paddle.complex64, paddle.complex128)
+
 
 def is_complex(a: paddle.Tensor) -> bool:
-    return a.is_complex()
+    return a.dtype in _COMPLEX  # Tensor.is_complex costs ~15 µs a call
 
 
 def mH(a: paddle.Tensor) -> paddle.Tensor:
