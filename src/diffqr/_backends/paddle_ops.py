@@ -89,13 +89,13 @@ class _Link:
 
 
 class _Tie(PyLayer):
-    """Outputs (or zeros) as a function of one input ``x = link.inputs[index]``."""
+    """The outputs as a function of one input ``x = link.inputs[index]``."""
 
     @staticmethod
-    def forward(ctx, x, link, index, first):
+    def forward(ctx, x, link, index):
         ctx.link, ctx.index = link, index
         ctx.set_materialize_grads(False)
-        return tuple(y.clone() if first else paddle.zeros_like(y) for y in link.outputs)
+        return tuple(y.clone() for y in link.outputs)
 
     @staticmethod
     def backward(ctx, *cotangents):
@@ -108,6 +108,18 @@ class _Tie(PyLayer):
         return paddle.zeros_like(x) if grad is None else grad
 
 
+class _TieZeros(_Tie):
+    """Zeros shaped like the outputs, with the gradient of :class:`_Tie`.  A class of its own,
+    not an option: ``paddle.jit.to_static`` (SOT) reuses a PyLayer's forward across calls that
+    differ only in a Python argument (it returned the values twice)."""
+
+    @staticmethod
+    def forward(ctx, x, link, index):
+        ctx.link, ctx.index = link, index
+        ctx.set_materialize_grads(False)
+        return tuple(paddle.zeros_like(y) for y in link.outputs)
+
+
 def connect(inputs: tuple, outputs: tuple, vjp: Callable[[tuple], tuple]) -> tuple:
     """``outputs`` (computed without gradient) tied to ``inputs`` through ``vjp(cotangents)``,
     which returns one cotangent (or ``None``) per input; ``None`` cotangents are zeros."""
@@ -115,7 +127,7 @@ def connect(inputs: tuple, outputs: tuple, vjp: Callable[[tuple], tuple]) -> tup
     if not live or not paddle.is_grad_enabled():
         return outputs
     link = _Link(inputs, outputs, vjp)
-    parts = [_Tie.apply(inputs[i], link, i, j == 0) for j, i in enumerate(live)]
+    parts = [(_TieZeros if j else _Tie).apply(inputs[i], link, i) for j, i in enumerate(live)]
     parts = [p if isinstance(p, tuple | list) else (p,) for p in parts]
     return tuple(sum(ys[1:], ys[0]) for ys in zip(*parts, strict=True))
 
