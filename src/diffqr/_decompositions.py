@@ -72,7 +72,8 @@ def qr(
     Parameters
     ----------
     A : array, shape (..., m, n)
-        NumPy array, torch.Tensor, jax.Array, tf.Tensor, MXNet NDArray, dask array, an array
+        NumPy array, torch.Tensor, jax.Array, tf.Tensor, MXNet NDArray, dask array,
+        paddle.Tensor, an array
         of any other Array API namespace (array-api-strict, CuPy, ...; same namespace and device
         out) or a NumPy array traced by HIPS autograd; float32, float64, complex64 or
         complex128.

@@ -44,6 +44,7 @@ FRAMEWORKS: tuple[Framework, ...] = (
     Framework("tensorflow", "tensorflow", lambda x, tf: isinstance(x, (tf.Tensor, tf.Variable))),
     Framework("mxnet", "mxnet", lambda x, mx: isinstance(x, mx.nd.NDArray), own_environment=True),
     Framework("dask", "dask.array", lambda x, da: isinstance(x, da.Array)),
+    Framework("paddle", "paddle", lambda x, paddle: isinstance(x, paddle.Tensor)),
     # The generic ones come last: every framework above has an Array API namespace too (and
     # array-api-compat wraps NumPy, torch, ...), and so does an autograd tracer.
     Framework("autograd", "autograd", lambda x, ag: isinstance(x, ag.tracer.Box)),

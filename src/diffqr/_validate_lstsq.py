@@ -47,9 +47,15 @@ class LstsqProblem:
 
     def as_ridge(self, value: Array | float) -> Array:
         """``value`` (a number or a 0-d array) as the real ``(..., 1, 1)`` array of ``λ``."""
-        if isinstance(value, np.ndarray):  # 1 × 1: NumPy < 2 would not promote by a 0-d array
-            value = value.reshape(1, 1)
-        return self.xp.real(self.xp.zeros_like(self.a[..., :1, :1])) + value
+        return _ridge_like(self.xp, self.a, value)
+
+
+def _ridge_like(xp: Backend, a: Array, value: Array | float) -> Array:
+    """:meth:`LstsqProblem.as_ridge` for ``a``: a function, so that ``lstsq_problem`` calls no
+    method of the dataclass it is building (paddle's ``to_static`` cannot trace that call)."""
+    if isinstance(value, np.ndarray):  # 1 × 1: NumPy < 2 would not promote by a 0-d array
+        value = value.reshape(1, 1)
+    return xp.real(xp.zeros_like(a[..., :1, :1])) + value
 
 
 def _ridge_argument(ridge: Any) -> Array | float:
@@ -103,7 +109,7 @@ def lstsq_problem(A: Array, B: Array, ridge: Any, check_finite_: bool, **others:
     problem = LstsqProblem(xp, a, None, b, vector, xp.shape(A), xp.shape(B), others)
     if ridge_array is None and ridge == 0:
         return problem
-    lam = problem.as_ridge(ridge)
+    lam = _ridge_like(xp, a, ridge)
     if xp.dtype_name(lam) != real_dtype:
         raise TypeError(f"ridge has dtype {xp.dtype_name(ridge_array)}; pass it as "
                         f"{real_dtype} to match A of dtype {xp.dtype_name(A)}")

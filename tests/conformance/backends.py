@@ -37,6 +37,7 @@ class Backend:
     dtypes: tuple[str, ...] = DTYPES
     lazy = False  # errors may surface only when results are computed (Dask)
     traces_numpy = False  # its arrays are NumPy arrays (autograd): no second array type
+    not_thread_safe: str | None = None  # why concurrent calls are not tested, if they are not
     fuzz_gradient_examples = 150  # Hypothesis examples of the fuzzed derivatives
     # Tests (by function name) diffqr fails on this framework today, with the reason: run as
     # strict xfails, so a fix shows up as a failure asking to remove the entry.
@@ -358,10 +359,76 @@ class AutogradBackend(Backend):
             total = out if total is None else [a + b for a, b in zip(total, out, strict=True)]
         return total
 
+class PaddleBackend(Backend):
+    """PaddlePaddle (dynamic graph): ``paddle.grad``; its complex cotangents follow PyTorch's
+    convention.  No forward mode in paddle's dynamic graph: JVPs by the double-backward trick
+    (what ``paddle.incubate.autograd.jvp`` does), through diffqr's second-order backward."""
+
+    name = module = "paddle"
+    autodiff = True
+    not_thread_safe = ("paddle 3.3's dynamic graph is not thread-safe: 8 threads running "
+                       "paddle.linalg.qr and paddle.grad, without diffqr, crash (SIGSEGV)")
+    known_failures: ClassVar[dict[str, str]] = {
+        "test_lstsq_ridge_of_other_precision_is_a_type_error":
+            "a float64 0-d ridge tensor with float32 A is accepted: paddle, like torch, keeps "
+            "float32 in `zeros + ridge`, so diffqr's dtype check after the addition never fires",
+    }
+
+    def asarray(self, x):
+        import paddle
+
+        return paddle.to_tensor(np.array(x))
+
+    def to_numpy(self, x):
+        return x.numpy()
+
+    @staticmethod
+    def _grad(ys, xs, cotangents, **options):
+        """``paddle.grad``, with diffqr's error recovered: paddle re-raises an exception from
+        a PyLayer backward as ``OSError`` carrying the original's text."""
+        import paddle
+
+        import diffqr
+
+        try:
+            return paddle.grad(ys, xs, cotangents, allow_unused=True, **options)
+        except OSError as error:
+            found = re.findall(r"RankDeficientError: (.*)", str(error))
+            if found:
+                raise diffqr.RankDeficientError(found[-1]) from error
+            raise
+
+    def vjp(self, fn, inputs, cotangents):
+        import paddle
+
+        xs = [paddle.to_tensor(np.array(x), stop_gradient=False) for x in inputs]
+        ys = list(fn(*xs))
+        grads = self._grad(ys, xs, [self.asarray(c) for c in cotangents])
+        return [np.zeros_like(x) if g is None else self.to_numpy(g)
+                for x, g in zip(inputs, grads, strict=True)]
+
+    def jvp(self, fn, inputs, tangents):
+        import paddle
+
+        xs = [paddle.to_tensor(np.array(x), stop_gradient=False) for x in inputs]
+        ys = list(fn(*xs))
+        # u ↦ Jᴴu is (real-)linear in u; its adjoint along the tangents is J·t.
+        us = [paddle.zeros_like(y) for y in ys]
+        for u in us:
+            u.stop_gradient = False
+        gs = self._grad(ys, xs, us, create_graph=True)
+        pairs = [(g, self.asarray(t)) for g, t in zip(gs, tangents, strict=True) if g is not None]
+        if not pairs:
+            return [np.zeros_like(self.to_numpy(y)) for y in ys]
+        out = paddle.grad([g for g, _ in pairs], us, [t for _, t in pairs], allow_unused=True)
+        return [np.zeros_like(self.to_numpy(y)) if d is None else self.to_numpy(d)
+                for y, d in zip(ys, out, strict=True)]
+
+
 BACKENDS: dict[str, type[Backend]] = {
     "numpy": Backend, "torch": TorchBackend, "jax": JaxBackend,
     "tensorflow": TensorFlowBackend, "mxnet": MXNetBackend, "dask": DaskBackend,
-    "array_api": ArrayApiBackend, "autograd": AutogradBackend,
+    "array_api": ArrayApiBackend, "autograd": AutogradBackend, "paddle": PaddleBackend,
 }
 ENV = "DIFFQR_BACKEND"
 

@@ -70,6 +70,15 @@ def _substitute(s: np.ndarray, b: np.ndarray) -> np.ndarray:
     return x
 
 
+def cholesky_upper(a: np.ndarray) -> np.ndarray:
+    """Upper-triangular ``r`` with ``rᴴ r = a`` over leading batch axes; all NaN where ``a`` is
+    not numerically positive definite (for adapters whose framework has no such kernel)."""
+    try:
+        return np.conj(np.swapaxes(np.linalg.cholesky(a), -1, -2))
+    except np.linalg.LinAlgError:
+        return np.full_like(a, np.nan)
+
+
 def householder_pivots(a: np.ndarray, rank: int | None = None) -> np.ndarray:
     """Column pivots of LAPACK's ``geqp3`` for each matrix of a batch, as int64 ``(..., n)``.
 

@@ -25,8 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m diffqr bench", description=__doc__.split("\n")[0],
         epilog="python -m diffqr bench --only {pivoted,lstsq,jax,tensorflow,mxnet,dask,accuracy,"
-        "families,distributed} [options]: one focused benchmark instead (see "
-        "diffqr/_bench/studies).")
+        "families,distributed,small,cholesky,tria,paddle} [options]: one focused benchmark "
+        "instead (see diffqr/_bench/studies).")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (well under a minute "
                         "per framework)")
     parser.add_argument("--framework", action="append", metavar="NAME",

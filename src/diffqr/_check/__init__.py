@@ -30,9 +30,10 @@ class Cell:
     detail: str = ""
 
 
-def measure(harness: Harness, cap: Capability, fn: Fn, *, explicit: bool, seed: int = 0
-            ) -> float:
-    """Worst relative error of the VJP and JVP of ``fn`` against central differences."""
+def measure(harness: Harness, cap: Capability, fn: Fn, *, explicit: bool, seed: int = 0,
+            vjp_only: bool = False) -> float:
+    """Worst relative error of the VJP and JVP (the VJP alone with ``vjp_only``) of ``fn``
+    against central differences."""
     rng = np.random.default_rng(seed)
     inputs = cap.inputs(rng)
     outputs = harness.call(fn, inputs)
@@ -44,7 +45,7 @@ def measure(harness: Harness, cap: Capability, fn: Fn, *, explicit: bool, seed: 
         output_tangents = harness.explicit(cap.explicit_jvp, inputs, outputs, tangents)
     else:
         input_cotangents = harness.vjp(fn, inputs, cotangents)
-        if not harness.forward_mode:
+        if vjp_only or not harness.forward_mode:
             return adjoint_error(input_cotangents, tangents, cotangents, fd)
         output_tangents = harness.jvp(fn, inputs, tangents)
     return max(
@@ -79,7 +80,7 @@ def native_cell(harness: Harness, cap: Capability) -> Cell:
     if fn is None:
         return Cell("absent")
     try:
-        error = measure(harness, cap, fn, explicit=False)
+        error = measure(harness, cap, fn, explicit=False, vjp_only=not harness.native_jvp)
     except Exception as exc:
         return Cell("raises", None, f"{type(exc).__name__}: {exc}"[:300])
     return Cell("ok" if error <= TOLERANCE else "wrong", error)

@@ -25,6 +25,7 @@ class Harness:
     module: str = "?"  # the framework's import name: the column appears only if it imports
     autodiff: bool = True
     forward_mode: bool = True  # False: no JVP to check, the VJP is measured alone
+    native_jvp: bool = True  # False: the native ops' JVP is not checked (see the harness)
     dtypes: tuple[str, ...] = ("float32", "float64", "complex64", "complex128")  # others: n/a
 
     def available(self) -> bool:
@@ -79,19 +80,22 @@ class NumpyHarness(Harness):
         return np.array(x)
 
 
-# One harness module per framework of the registry (NumPy's is NumpyHarness above).
-HARNESS_MODULES = tuple(name for name in NAMES if name != "numpy")
+# One harness module per framework of the registry (NumPy's is NumpyHarness above).  Paddle
+# first: importing paddle after TensorFlow in one process crashes (paddle 3.3, TF 2.21).
+_IMPORT_FIRST = ("paddle",)
+HARNESS_MODULES = tuple(sorted((name for name in NAMES if name != "numpy"),
+                               key=lambda name: name not in _IMPORT_FIRST))
 
 
 def harnesses() -> list[Harness]:
     """NumPy plus every framework whose harness module and framework import here."""
-    found: list[Harness] = [NumpyHarness()]
+    found: dict[str, Harness] = {}
     for name in HARNESS_MODULES:
         try:
             module = importlib.import_module(f"{__package__}.{name}")
         except ImportError:
             continue
-        harness = module.HARNESS
-        if harness.available():
-            found.append(harness)
-    return found
+        if module.HARNESS.available():
+            found[name] = module.HARNESS
+    # The columns in registry order, whatever the import order.
+    return [NumpyHarness(), *(found[name] for name in NAMES if name in found)]

@@ -13,8 +13,9 @@ before the frameworks load:
 - ``distributed``: ``diffqr.distributed`` on 1–4 JAX devices and 1–4 torch ranks;
 - ``small``: batches of small matrices (batched Householder) against each framework's QR;
 - ``cholesky``: CholeskyQR on PyTorch CPU tensors against LAPACK, with its kernels;
-- ``tria``: ``diffqr.tria`` against a pseudoinverse-based custom JVP (square-root filters).
+- ``tria``: ``diffqr.tria`` against a pseudoinverse-based custom JVP (square-root filters);
+- ``paddle``: QR against ``paddle.linalg.qr`` (forward + backward), lstsq against paddle's.
 """
 
 STUDIES = ("pivoted", "lstsq", "jax", "tensorflow", "mxnet", "dask", "accuracy", "families",
-           "distributed", "small", "cholesky", "tria")
+           "distributed", "small", "cholesky", "tria", "paddle")
