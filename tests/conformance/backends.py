@@ -274,7 +274,8 @@ class DaskBackend(Backend):
     known_failures: ClassVar[dict[str, str]] = {
         "test_lstsq_array_ridge_checked":
             "a negative 0-d dask ridge is not checked (its value is lazy): the computed result "
-            "raises RankDeficientError with |R_ii| = nan instead of 'ridge must be >= 0'",
+            "raises RankDeficientError ('A has numerically dependent columns', from the NaN "
+            "√λ) instead of 'ridge must be >= 0'",
     }
     chunk = 3
 
