@@ -286,3 +286,35 @@ def test_right_solve_in_left_form_matches_and_stays_row_major(batch, upper, adjo
     op_r = r.mH if adjoint else r
     torch.testing.assert_close(x @ op_r, b, rtol=1e-12, atol=1e-12)
     assert x.is_contiguous()
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.complex128])
+@pytest.mark.parametrize("batch", [(), (3,), (2, 1)])
+@pytest.mark.parametrize("grad", [False, True])
+def test_addmm_solve_in_place_matches_and_leaves_operands(monkeypatch, dtype, batch, grad):
+    """``(c + a b) r⁻ᴴ`` (solved in the product's buffer for float64 without autodiff): the
+    same as the product then the solve, and no operand modified."""
+    gen = torch.Generator().manual_seed(10)
+    r = (torch.randn(*batch, 6, 6, dtype=dtype, generator=gen) + 6 * torch.eye(6)).triu()
+    c, a = (torch.randn(*batch, 9, 6, dtype=dtype, generator=gen) for _ in range(2))
+    b = torch.randn(*batch, 6, 6, dtype=dtype, generator=gen)
+    operands = [x.requires_grad_(grad) for x in (c, a, b, r)]
+    saved = [x.detach().clone() for x in operands]
+    solve, in_place = torch.linalg.solve_triangular, []
+
+    def spy(*args, out=None, **kwargs):
+        in_place.append(out is not None)
+        return solve(*args, out=out, **kwargs)
+
+    monkeypatch.setattr(torch.linalg, "solve_triangular", spy)
+    x = XP.addmm_solve(c, a, b, r)
+    assert in_place == [dtype == torch.float64 and not grad]
+    torch.testing.assert_close(x @ r.mH, c + a @ b, rtol=1e-4 if dtype == torch.float32 else 1e-12,
+                               atol=1e-4 if dtype == torch.float32 else 1e-12)
+    assert x.requires_grad == grad
+    assert x.is_contiguous() or dtype != torch.float64  # float64: the left form, row-major
+    for before, after in zip(saved, operands, strict=True):
+        assert torch.equal(before, after.detach())
+    if grad and dtype == torch.float64:  # recorded by autograd: the out-of-place route
+        r_const = r.detach()
+        assert torch.autograd.gradcheck(lambda *t: XP.addmm_solve(*t, r_const), (c, a, b))
