@@ -8,7 +8,8 @@ medians of the per-repeat ratios (with their interquartile range).  Variants:
 - ``diffqr``: ``diffqr.qr``'s VJP;
 - ``diffqr, plain solve``: the same without the in-place final solve (``addmm_solve`` of the
   base vocabulary: the product, then a solve into a new result) — the previous path;
-- ``GEMM``: one ``(k×m)·(m×k)`` product ``Qᴴ Q̄``, the unit of the GEMM-equivalents.
+- ``GEMM``: one ``(k×L)·(L×k)`` product (``k = min(m, n)``, ``L = max(m, n)``), the unit of the
+  GEMM-equivalents, as in ``python -m diffqr bench``.
 
 Then a per-kernel table from ``torch.profiler`` (self CPU time per operator and operand shapes,
 averaged over several backward passes), each kernel also in GEMM-equivalents.
@@ -65,12 +66,11 @@ def _backward(qr, a, cotangents, plain=False):
 
 
 def _calls(a, cotangents):
-    q = torch.linalg.qr(a)[0]
-    q_bar = cotangents[0]
+    left, right = (a.mH, a) if a.shape[-2] >= a.shape[-1] else (a, a.mH)
 
     def gemm():
         start = time.process_time()
-        torch.matmul(q.mH, q_bar)
+        torch.matmul(left, right)
         return time.process_time() - start
 
     native, ours = (lambda x: tuple(torch.linalg.qr(x))), (lambda x: tuple(diffqr.qr(x)))
