@@ -274,11 +274,8 @@ class DaskBackend(Backend):
     known_failures: ClassVar[dict[str, str]] = {
         "test_lstsq_array_ridge_checked":
             "a negative 0-d dask ridge is not checked (its value is lazy): the computed result "
-            "raises RankDeficientError with |R_ii| = nan instead of 'ridge must be >= 0'",
-        "test_lstsq_rank_deficient_raises_and_ridge_solves[dask-deep]":
-            "the deferred rank check in Dask's solve kernel uses max(n, rhs) for the pivot "
-            "tolerance instead of max(m, n), so |R_22| = 1.2e-15·max|R_jj| (above 4·eps, below "
-            "NumPy's 7·eps) does not raise",
+            "raises RankDeficientError ('A has numerically dependent columns', from the NaN "
+            "√λ) instead of 'ridge must be >= 0'",
     }
     chunk = 3
 

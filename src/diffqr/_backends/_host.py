@@ -120,36 +120,37 @@ def pivot_tolerance(dtype: np.dtype, size: int) -> float:
     return max(size, 1) * float(np.finfo(dtype).eps)
 
 
-def small_pivots(diag: np.ndarray, size: int) -> tuple[tuple[int, ...], list[int]] | None:
+def small_pivots(diag: np.ndarray, size: int, batch_offset: tuple[int, ...] = ()
+                 ) -> tuple[tuple[int, ...], list[int], float] | None:
     """The rank check, written once: for ``|diag R|`` (..., k), ``None`` if every
-    ``|R_ii| > tol · max_j |R_jj|`` (and finite), else (the first offending batch index, the
-    offending ``i`` of that matrix)."""
+    ``|R_ii| > tol · max_j |R_jj|`` (and finite), else (the first offending matrix's batch index,
+    counted from ``batch_offset`` when ``diag`` is a block of a larger batch, e.g. a Dask chunk;
+    the offending ``i`` of that matrix; its first offending ``|R_ii|``)."""
     if diag.size == 0:
         return None
     tol = pivot_tolerance(diag.dtype, size) * diag.max(axis=-1, keepdims=True)
     bad = (diag <= tol) | ~np.isfinite(diag)
     if not bad.any():
         return None
-    batch = tuple(int(i) for i in np.argwhere(bad)[0][:-1])
-    return batch, np.flatnonzero(bad[batch]).tolist()
+    local = tuple(int(i) for i in np.argwhere(bad)[0][:-1])
+    indices = np.flatnonzero(bad[local]).tolist()
+    offset = batch_offset or (0,) * len(local)
+    batch = tuple(i + int(o) for i, o in zip(local, offset, strict=True))
+    return batch, indices, float(diag[local][indices[0]])
 
 
-def check_triangular_pivots(diag: np.ndarray, size: int,
-                            batch_labels: np.ndarray | None = None) -> None:
-    """Raise :class:`RankDeficientError` for the triangular block a derivative solves with.
-
-    ``batch_labels`` (one index tuple per matrix) names the batch elements in the message when
-    ``diag`` belongs to a block of a larger batch (a Dask chunk).
-    """
-    found = small_pivots(diag, size)
+def check_triangular_pivots(diag: np.ndarray, size: int, batch_offset: tuple[int, ...] = ()
+                            ) -> None:
+    """Raise :class:`RankDeficientError` for the triangular block a derivative solves with
+    (``batch_offset``: as in :func:`small_pivots`)."""
+    found = small_pivots(diag, size, batch_offset)
     if found is None:
         return
-    batch, indices = found
-    label = batch if batch_labels is None else tuple(int(i) for i in batch_labels[batch])
-    in_batch = f" of batch element {label}" if batch else ""
+    batch, indices, value = found
+    in_batch = f" of batch element {batch}" if batch else ""
     raise RankDeficientError(
         f"the derivative divides by diagonal entries {indices}{in_batch} of the triangular factor "
-        f"(|R_ii| = {diag[batch][indices[0]]:.3g} <= {pivot_tolerance(diag.dtype, size):.1e}"
+        f"(|R_ii| = {value:.3g} <= {pivot_tolerance(diag.dtype, size):.1e}"
         " · max |R_jj|):"
         " the leading columns of A (rows, for LQ) are numerically linearly dependent, so this "
         "derivative is undefined. Use pivoting=True, with rank=k for a matrix of rank k, "

@@ -8,6 +8,7 @@ that framework's arrays is itself differentiable (double backward, forward-over-
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -191,6 +192,19 @@ class Backend:
         """``|diag a|`` as a NumPy array ``(..., k)``, or ``None`` when ``a`` is traced."""
         host = self.to_host(a)
         return None if host is None else np.abs(np.diagonal(host, axis1=-2, axis2=-1))
+
+    def check_diagonal(self, a: Array, check: Callable[..., None]) -> Array:
+        """``a``, checked by ``check(|diag a|)`` (NumPy, ``(..., k)``; it raises or returns).
+
+        At once where the values are known.  Lazy arrays (Dask) return ``a`` with the check
+        attached, run on each block when it is computed as ``check(|diag block|,
+        batch_offset=...)``, the block's first batch index; use the returned array.  Traced
+        values (jit, graphs, vmap) stay unchecked, as documented.
+        """
+        diag = self.abs_diagonal_on_host(a)
+        if diag is not None:
+            check(diag)
+        return a
 
     def singular_values_on_host(self, a: Array) -> np.ndarray | None:
         """The singular values of a small ``a`` (..., k, k) as NumPy, or ``None`` when ``a`` is

@@ -20,8 +20,8 @@ split into row chunks along the long axis ``m``; the small ``k × k`` factors li
   block.  Nothing of size ``m`` is gathered into one chunk.
 
 Rank checks: values are unknown while the graph is built (``to_host`` returns ``None``), so the
-eager :class:`~diffqr.RankDeficientError` check is skipped there; instead every triangular solve
-checks the diagonal of its small factor when its chunk is computed and raises the same error then.
+rules' :class:`~diffqr.RankDeficientError` checks (``check_diagonal``) become a step of the graph
+on the small factor, with the rules' own tolerance and message, and raise when it is computed.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import numpy as np
 
 from .base import Backend, operand_names
 from .dask_tsqr import (
+    check_diagonal_kernel,
     finite_or_raise,
     general_solve_kernel,
     indices,
@@ -74,12 +75,9 @@ class DaskBackend(Backend):
         return da.where(lower_mask(a, k - 1), 0, a)
 
     def solve_triangular(self, r, b, *, upper, left=True, adjoint=False):
-        size = max(r.shape[-1], *b.shape[-2:])
-        return small_with_blocks(
-            solve_kernel, r, b, chunked_axis=-1 if left else -2,
-            dtype=np.result_type(r.dtype, b.dtype), labelled=True, upper=upper, left=left,
-            adjoint=adjoint, size=size,
-        )
+        return small_with_blocks(solve_kernel, r, b, chunked_axis=-1 if left else -2,
+                                 dtype=np.result_type(r.dtype, b.dtype), upper=upper, left=left,
+                                 adjoint=adjoint)
 
     def solve(self, a, b):
         return small_with_blocks(general_solve_kernel, a, b, chunked_axis=-1,
@@ -101,8 +99,12 @@ class DaskBackend(Backend):
         return da.where(condition, a, b)
 
     def to_host(self, a):
-        # Values exist only after compute; the checks run inside the solves instead.
+        # Values exist only after compute: the checks are steps of the graph (check_diagonal).
         return None
+
+    def check_diagonal(self, a, check):
+        return whole(a, -2, -1).map_blocks(check_diagonal_kernel, check=check, dtype=a.dtype,
+                                           meta=np.empty((0,) * a.ndim, dtype=a.dtype))
 
     def deferred_finite_check(self, a, message):
         return a.map_blocks(finite_or_raise, message=message, dtype=a.dtype)

@@ -1,8 +1,8 @@
 """Dask kernels and graph builders: TSQR with LAPACK's gauge, the ``R``-only reduction tree,
 per-matrix LAPACK, and small-factor-times-blocks products (see the Dask adapter's docstring).
 
-Kernels run on NumPy chunks; the eager rank checks run inside the solve kernels (the values exist
-only then), with the host checks of :mod:`._host`.
+Kernels run on NumPy chunks; the rules' rank checks run in a kernel of their own on the small
+factor (the values exist only then), and complete mode's ``Qnn − I`` check inside its solve.
 """
 
 from __future__ import annotations
@@ -75,13 +75,8 @@ def _lapack_gauge(top: np.ndarray, r: np.ndarray, m: int) -> np.ndarray:
     return (phase * householder_signs(top * phase, m)).astype(top.dtype)
 
 
-def solve_kernel(r: np.ndarray, b: np.ndarray, *labels: np.ndarray, upper: bool, left: bool,
-                  adjoint: bool, size: int) -> np.ndarray:
-    # The eager check, deferred to compute time (see the module docstring); ``labels`` (one
-    # block per batch axis, of the matrices' global batch indices) name them in the error.
-    batch_labels = (np.stack(np.broadcast_arrays(*(x[..., 0, 0] for x in labels)), axis=-1)
-                    if labels else None)
-    _host.check_triangular_pivots(np.abs(np.diagonal(r, axis1=-2, axis2=-1)), size, batch_labels)
+def solve_kernel(r: np.ndarray, b: np.ndarray, *, upper: bool, left: bool, adjoint: bool
+                  ) -> np.ndarray:
     if left:
         return _host.solve_triangular(r, b, lower=not upper, trans="C" if adjoint else "N")
     # x op(r) = b  <=>  op(r)ᴴ xᴴ = bᴴ
@@ -94,8 +89,16 @@ def _host_mh(a: np.ndarray) -> np.ndarray:
     return np.conj(t) if np.iscomplexobj(t) else t
 
 
+def check_diagonal_kernel(block: np.ndarray, check, block_info=None) -> np.ndarray:
+    # A rule's rank check (Backend.check_diagonal), deferred to compute time; the offset of the
+    # block in the batch lets its message name the element of the whole batch.
+    offset = tuple(start for start, _ in block_info[0]["array-location"][:-2])
+    check(np.abs(np.diagonal(block, axis1=-2, axis2=-1)), batch_offset=offset)
+    return block
+
+
 def general_solve_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    _host.check_invertible(a)  # the rules' eager check, deferred as in solve_kernel
+    _host.check_invertible(a)  # the rule's check_invertible, deferred (its tolerance has no size)
     return np.linalg.solve(a, b)
 
 
@@ -114,26 +117,18 @@ def take_columns_kernel(a: np.ndarray, perm: np.ndarray) -> np.ndarray:
 
 
 def small_with_blocks(kernel, small: da.Array, b: da.Array, *, chunked_axis: int, dtype,
-                       labelled: bool = False, **kwargs) -> da.Array:
+                       **kwargs) -> da.Array:
     """``kernel(small, block)`` for each block of ``b``, ``small`` (…, k, k) whole in every call.
 
     ``b`` keeps its chunks along ``chunked_axis`` (-2: row blocks, -1: column blocks) and is made
-    whole along the other matrix axis; batch axes are matched block by block.  ``labelled``
-    also passes, per batch axis, the block of that axis' global indices (shape ``(…, 1, 1)``).
+    whole along the other matrix axis; batch axes are matched block by block.
     """
     small = whole(small, -2, -1)
     b = whole(b, -1 if chunked_axis == -2 else -2)
     batch = indices(b.ndim - 2)
     small_batch = batch[len(batch) - (small.ndim - 2):] if small.ndim > 2 else ""
     out = batch + "yz"
-    labels = []
-    if labelled and small.ndim == b.ndim:  # a broadcast small matrix has no labels to map
-        for axis, chunks in enumerate(b.chunks[:-2]):
-            shape = [1] * b.ndim
-            shape[axis] = b.shape[axis]
-            grid = da.arange(b.shape[axis], chunks=chunks).reshape(shape)
-            labels += [grid, batch + "st"]
-    return da.blockwise(kernel, out, small, small_batch + "uv", b, out, *labels, dtype=dtype,
+    return da.blockwise(kernel, out, small, small_batch + "uv", b, out, dtype=dtype,
                         concatenate=True, **kwargs)
 
 

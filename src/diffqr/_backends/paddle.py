@@ -77,6 +77,9 @@ class PaddleBackend(Backend):
     def real(self, a):
         return ops.real(a)
 
+    def where(self, condition, a, b):
+        return paddle.where(condition, a, b)
+
     def shape(self, a):
         return tuple(a.shape)
 

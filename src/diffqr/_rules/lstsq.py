@@ -19,6 +19,7 @@ rules call it again, so derivatives of every order are exact while ``R`` is only
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -52,7 +53,7 @@ def solve_forward(xp: Backend, a: Array, lam: Array | None, b: Array, *, dual: b
         if lam is not None:
             s = xp.concat([s, _scaled_identity(xp, a, m, lam)], axis=-2)
         r = xp.qr_r(s)[..., :m, :]
-        check_solvable(xp, r, max(m, n), dual=True)
+        r = check_solvable(xp, r, max(m, n), dual=True)
         return xp.matmul(xp.mH(a), gram_solve_forward(xp, r, b)), r
     s = xp.concat([a, b], axis=-1)
     if lam is not None:
@@ -60,7 +61,7 @@ def solve_forward(xp: Backend, a: Array, lam: Array | None, b: Array, *, dual: b
         s = xp.concat([s, bottom], axis=-2)
     r_aug = xp.qr_r(s)
     r = r_aug[..., :n, :n]
-    check_solvable(xp, r, max(m, n), dual=False)
+    r = check_solvable(xp, r, max(m, n), dual=False)
     return xp.solve_triangular(r, r_aug[..., :n, n:], upper=True), r
 
 
@@ -69,13 +70,18 @@ def gram_solve_forward(xp: Backend, r: Array, v: Array) -> Array:
     return xp.solve_triangular(r, xp.solve_triangular(r, v, upper=True, adjoint=True), upper=True)
 
 
-def check_solvable(xp: Backend, r: Array, size: int, *, dual: bool) -> None:
-    """Raise :class:`RankDeficientError` if the Gram matrix ``Rᴴ R`` is numerically singular."""
-    diag = xp.abs_diagonal_on_host(r)
-    found = None if diag is None else _host.small_pivots(diag, size)
+def check_solvable(xp: Backend, r: Array, size: int, *, dual: bool) -> Array:
+    """``r``, checked: raise :class:`RankDeficientError` if the Gram matrix ``Rᴴ R`` is
+    numerically singular (lazily, when ``r`` is computed, on Dask: use the returned ``r``)."""
+    return xp.check_diagonal(r, functools.partial(_raise_if_unsolvable, size=size, dual=dual))
+
+
+def _raise_if_unsolvable(diag: Any, size: int, dual: bool, batch_offset: tuple[int, ...] = ()
+                         ) -> None:
+    found = _host.small_pivots(diag, size, batch_offset)
     if found is None:
         return
-    batch, _ = found
+    batch = found[0]
     in_batch = f" (batch element {batch})" if batch else ""
     what = ("rows: the minimum-norm solution" if dual
             else "columns: the least-squares solution")

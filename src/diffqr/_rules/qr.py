@@ -180,7 +180,7 @@ def qr_vjp(
     k = xp.shape(q)[-1]
     n = xp.shape(r)[-1]
     r1 = r[..., :, :k]
-    check_triangular_pivots(xp, r1, size=max(xp.shape(q)[-2], n))
+    r1 = check_triangular_pivots(xp, r1, size=max(xp.shape(q)[-2], n))
     if n == k:
         return _square_vjp(xp, q, r1, q_bar, r_bar)
     a2 = a[..., :, k:]
@@ -209,7 +209,7 @@ def qr_jvp(xp: Backend, a: Array, q: Array, r: Array, da: Array) -> tuple[Array,
         q, r = q[..., :, :n], r[..., :n, :]
     k = xp.shape(q)[-1]
     r1 = r[..., :, :k]
-    check_triangular_pivots(xp, r1, size=max(xp.shape(q)[-2], n))
+    r1 = check_triangular_pivots(xp, r1, size=max(xp.shape(q)[-2], n))
     y = xp.solve_triangular(r1, da[..., :, :k], upper=True, left=False)
     u = upper_from_skew(xp, xp.matmul(xp.mH(q), y))
     dr = xp.matmul(u, r1)

@@ -128,7 +128,7 @@ def lstsq_forward(xp: Backend, comm: Collectives, a: Array, b: Array) -> tuple[A
     n = xp.shape(a)[-1]
     r_aug = r_factor(xp, comm, xp.concat([a, b], axis=-1))
     r = r_aug[:n, :n]
-    lstsq_rules.check_solvable(xp, r, max(xp.shape(r_aug)[-1], n), dual=False)
+    r = lstsq_rules.check_solvable(xp, r, max(xp.shape(r_aug)[-1], n), dual=False)
     return xp.solve_triangular(r, r_aug[:n, n:], upper=True), r
 
 
