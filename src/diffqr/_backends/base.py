@@ -108,11 +108,11 @@ class Backend:
         the result instead of copying it there."""
         return self.concat([left, self.matmul(a, b)], axis=-1)
 
-    def addmm_solve(self, c: Array, a: Array, b: Array, r: Array) -> Array:
-        """``(c + a @ b) r⁻ᴴ`` for an upper triangular ``r``: the last step of the QR VJP.
-        Adapters may solve in place in the product's own fresh buffer (one ``m × k`` result
+    def right_solve_consuming(self, r: Array, g: Array) -> Array:
+        """``g r⁻ᴴ`` for an upper triangular ``r``, where ``g`` is a fresh temporary of the rule
+        that it no longer needs: adapters may overwrite it with the result (one ``m × k`` result
         fewer to allocate and fill)."""
-        return self.solve_triangular(r, self.addmm(c, a, b), upper=True, left=False, adjoint=True)
+        return self.solve_triangular(r, g, upper=True, left=False, adjoint=True)
 
     def cholesky(self, a: Array) -> Array:
         """Upper-triangular ``r`` with ``rᴴ r = a`` (Hermitian positive definite ``a``); NaN

@@ -119,8 +119,7 @@ class TorchFastPaths:
             return torch.linalg.solve_triangular(r.mH, b.mH, upper=not upper).mH
         return torch.linalg.solve_triangular(r, b, upper=upper, left=left)
 
-    def addmm_solve(self, c, a, b, r):
-        g = self.addmm(c, a, b)  # a fresh tensor of ours
+    def right_solve_consuming(self, r, g):
         if (_on() and g.is_contiguous() and r.shape[:-2] == g.shape[:-2] and _graph_free(g, r)
                 and str(g.dtype).removeprefix("torch.") in _tuning.TORCH_LEFT_SOLVE_DTYPES
                 and not _many_tiny_systems(r, g)):
@@ -128,7 +127,7 @@ class TorchFastPaths:
             # wants it): no second m × k result to allocate (page faults) and fill
             torch.linalg.solve_triangular(r, g.mH, upper=True, out=g.mH)
             return g
-        return self.solve_triangular(r, g, upper=True, left=False, adjoint=True)
+        return super().right_solve_consuming(r, g)
 
     def block_2x2(self, a11, a12, a21, a22):
         blocks = (a11, a12, a21, a22)

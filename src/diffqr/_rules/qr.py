@@ -135,10 +135,9 @@ def _square_vjp(
         g = xp.matmul(q, _square_q_h(xp, q, r1, q_bar, r1_bar))
     else:
         h = _copyltu_m(xp, q, r1, q_bar, r1_bar)
-        if q_bar is not None:
-            return xp.addmm_solve(q_bar, q, h, r1)
-        g = xp.matmul(q, h)
+        g = xp.matmul(q, h) if q_bar is None else xp.addmm(q_bar, q, h)
         del h  # free it before the solve allocates its result
+        return xp.right_solve_consuming(r1, g)  # g is ours: adapters may solve in place
     return xp.solve_triangular(r1, g, upper=True, left=False, adjoint=True)
 
 

@@ -6,8 +6,8 @@ medians of the per-repeat ratios (with their interquartile range).  Variants:
 
 - ``native``: ``torch.linalg.qr``'s autograd;
 - ``diffqr``: ``diffqr.qr``'s VJP;
-- ``diffqr, plain solve``: the same without the in-place final solve (``addmm_solve`` of the
-  base vocabulary: the product, then a solve into a new result) — the previous path;
+- ``diffqr, plain solve``: the same without the in-place final solve (the base vocabulary's
+  ``right_solve_consuming``: a solve into a new result) — the previous path;
 - ``GEMM``: one ``(k×L)·(L×k)`` product (``k = min(m, n)``, ``L = max(m, n)``), the unit of the
   GEMM-equivalents, as in ``python -m diffqr bench``.
 
@@ -44,13 +44,14 @@ from diffqr._backends.torch import TorchBackend  # noqa: E402
 
 
 class _PlainSolve:
-    """``TorchBackend.addmm_solve`` replaced by the base vocabulary's (no in-place solve)."""
+    """``TorchBackend.right_solve_consuming`` replaced by the base vocabulary's (no in-place
+    solve)."""
 
     def __enter__(self):
-        TorchBackend.addmm_solve = Backend.addmm_solve
+        TorchBackend.right_solve_consuming = Backend.right_solve_consuming
 
     def __exit__(self, *exc):
-        del TorchBackend.addmm_solve
+        del TorchBackend.right_solve_consuming
 
 
 def _backward(qr, a, cotangents, plain=False):
