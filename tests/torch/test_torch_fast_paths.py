@@ -286,3 +286,33 @@ def test_right_solve_in_left_form_matches_and_stays_row_major(batch, upper, adjo
     op_r = r.mH if adjoint else r
     torch.testing.assert_close(x @ op_r, b, rtol=1e-12, atol=1e-12)
     assert x.is_contiguous()
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.complex128])
+@pytest.mark.parametrize("batch", [(), (3,), (2, 1)])
+@pytest.mark.parametrize("grad", [False, True])
+def test_right_solve_consuming_in_place_matches(monkeypatch, dtype, batch, grad):
+    """``g r⁻ᴴ`` (solved in g's own buffer for float64 without autodiff): the same as the plain
+    solve, and ``r`` unchanged."""
+    gen = torch.Generator().manual_seed(10)
+    r = (torch.randn(*batch, 6, 6, dtype=dtype, generator=gen) + 6 * torch.eye(6)).triu()
+    g = torch.randn(*batch, 9, 6, dtype=dtype, generator=gen)
+    r.requires_grad_(grad)
+    g.requires_grad_(grad)
+    r_saved, g_saved = r.detach().clone(), g.detach().clone()
+    solve, in_place = torch.linalg.solve_triangular, []
+
+    def spy(*args, out=None, **kwargs):
+        in_place.append(out is not None)
+        return solve(*args, out=out, **kwargs)
+
+    monkeypatch.setattr(torch.linalg, "solve_triangular", spy)
+    x = XP.right_solve_consuming(r, g.clone() if grad else g)
+    assert in_place == [dtype == torch.float64 and not grad]
+    tol = 1e-4 if dtype == torch.float32 else 1e-12
+    torch.testing.assert_close(x @ r.mH, g_saved, rtol=tol, atol=tol, check_dtype=False)
+    assert torch.equal(r.detach(), r_saved)
+    assert x.requires_grad == grad
+    assert x.is_contiguous() or dtype != torch.float64  # float64: the left form, row-major
+    if grad and dtype == torch.float64:  # recorded by autograd: the out-of-place route
+        assert torch.autograd.gradcheck(lambda y: XP.right_solve_consuming(r.detach(), y), g)

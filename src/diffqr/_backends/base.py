@@ -108,6 +108,12 @@ class Backend:
         the result instead of copying it there."""
         return self.concat([left, self.matmul(a, b)], axis=-1)
 
+    def right_solve_consuming(self, r: Array, g: Array) -> Array:
+        """``g r⁻ᴴ`` for an upper triangular ``r``, where ``g`` is a fresh temporary of the rule
+        that it no longer needs: adapters may overwrite it with the result (one ``m × k`` result
+        fewer to allocate and fill)."""
+        return self.solve_triangular(r, g, upper=True, left=False, adjoint=True)
+
     def cholesky(self, a: Array) -> Array:
         """Upper-triangular ``r`` with ``rᴴ r = a`` (Hermitian positive definite ``a``); NaN
         entries where ``a`` is not numerically positive definite.  Not differentiated."""

@@ -4,7 +4,8 @@ operation (``super()``) when it does not apply or fast paths are off (:func:`dif
 - large batches of tiny real matrices stored batch-last (:mod:`.torch_batch_last`): QR and products;
 - batches of tiny triangular systems by substitution, vectorized over the batch;
 - ``tril``/``triu`` of many small matrices as a masked select;
-- right-sided triangular solves in the left form for dtypes where MKL's left trsm is as fast;
+- right-sided triangular solves in the left form for dtypes where MKL's left trsm is as fast,
+  in place in the backward's own product where autodiff does not record it;
 - block matrices filled in place (no double concatenation) when autodiff does not record them.
 
 Thresholds live in :mod:`diffqr._tuning`.
@@ -117,6 +118,16 @@ class TorchFastPaths:
             # x is transposed in memory (a row-major x is also what autograd accumulates).
             return torch.linalg.solve_triangular(r.mH, b.mH, upper=not upper).mH
         return torch.linalg.solve_triangular(r, b, upper=upper, left=left)
+
+    def right_solve_consuming(self, r, g):
+        if (_on() and g.is_contiguous() and r.shape[:-2] == g.shape[:-2] and _graph_free(g, r)
+                and str(g.dtype).removeprefix("torch.") in _tuning.TORCH_LEFT_SOLVE_DTYPES
+                and not _many_tiny_systems(r, g)):
+            # x rᴴ = g  <=>  r xᴴ = gᴴ, solved in g's buffer (gᴴ is column-major, as LAPACK
+            # wants it): no second m × k result to allocate (page faults) and fill
+            torch.linalg.solve_triangular(r, g.mH, upper=True, out=g.mH)
+            return g
+        return super().right_solve_consuming(r, g)
 
     def block_2x2(self, a11, a12, a21, a22):
         blocks = (a11, a12, a21, a22)

@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m diffqr bench", description=__doc__.split("\n")[0],
         epilog="python -m diffqr bench --only {pivoted,lstsq,jax,tensorflow,mxnet,dask,accuracy,"
-        "families,distributed,small,cholesky,tria,paddle} [options]: one focused benchmark "
+        "families,distributed,small,cholesky,tria,paddle,vjp} [options]: one focused benchmark "
         "instead (see diffqr/_bench/studies).")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (well under a minute "
                         "per framework)")

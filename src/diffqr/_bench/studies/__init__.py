@@ -15,7 +15,8 @@ before the frameworks load:
 - ``cholesky``: CholeskyQR on PyTorch CPU tensors against LAPACK, with its kernels;
 - ``tria``: ``diffqr.tria`` against a pseudoinverse-based custom JVP (square-root filters);
 - ``paddle``: QR against ``paddle.linalg.qr`` (forward + backward), lstsq against paddle's.
+- ``vjp``: PyTorch's QR backward on large matrices against diffqr's, per kernel.
 """
 
 STUDIES = ("pivoted", "lstsq", "jax", "tensorflow", "mxnet", "dask", "accuracy", "families",
-           "distributed", "small", "cholesky", "tria", "paddle")
+           "distributed", "small", "cholesky", "tria", "paddle", "vjp")

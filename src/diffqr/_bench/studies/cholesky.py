@@ -3,9 +3,11 @@
 Forward passes of ``diffqr.qr(A, method="cholesky")`` and ``torch.linalg.qr(A)`` on tall-skinny
 float64 matrices, side by side (interleaved repeats, CPU time of the process, one thread, pinned to
 one core), with the ratio's median; then the kernels of one CholeskyQR pass — the Gram product
-``AᴴA`` (PyTorch's GEMM, and NumPy's ``syrk`` on a zero-copy view), the right triangular solve
-(PyTorch's, and SciPy's on the view) — and the orthogonality and reconstruction errors of both
-factorizations at κ(A) = 1e6.
+``AᴴA`` (PyTorch's GEMM, as one product or as two covering its lower half, and NumPy's ``syrk``
+on a zero-copy view), the right triangular solve (PyTorch's, as an inverse and a GEMM, and SciPy's
+on the view), PyTorch's ``potrf``, and the CholeskyQR2 floor they imply (two passes of the fastest
+PyTorch kernels against LAPACK, per repeat) — and the orthogonality and reconstruction errors of
+both factorizations at κ(A) = 1e6.
 
 usage: python -m diffqr bench --only cholesky [--repeats N]
 """
@@ -47,16 +49,29 @@ def _interleaved(calls: dict, repeats: int) -> dict[str, list[float]]:
     return samples
 
 
+def _gram_two_products(a: torch.Tensor) -> torch.Tensor:
+    """The lower half of ``AᴴA`` as two products (3/4 of the flops: PyTorch has no ``syrk``)."""
+    h = a.shape[-1] // 2
+    gram = a.new_empty((a.shape[-1], a.shape[-1]))
+    torch.matmul(a.mT, a[:, :h], out=gram[:, :h])
+    torch.matmul(a[:, h:].mT, a[:, h:], out=gram[h:, h:])
+    return gram
+
+
 def _calls(a: torch.Tensor) -> dict:
     host = a.numpy()  # a zero-copy view
     r = torch.linalg.qr(a)[1]
     r_host = r.numpy()
+    r_inverse = torch.linalg.solve_triangular(r, torch.eye(r.shape[-1], dtype=r.dtype), upper=True)
     return {
         "cholesky": lambda: diffqr.qr(a, method="cholesky"),
         "lapack": lambda: torch.linalg.qr(a),
         "gram torch": lambda: a.mT @ a,
+        "gram torch, two products": lambda: _gram_two_products(a),
         "gram numpy syrk": lambda: host.T @ host,
         "solve torch": lambda: torch.linalg.solve_triangular(r.mT, a.mT, upper=False).mT,
+        "solve torch, inverse + GEMM": lambda: a @ r_inverse,
+        "potrf torch": lambda: torch.linalg.cholesky(r.mT @ r, upper=True),
         "solve scipy": lambda: scipy.linalg.solve_triangular(r_host, host.T, trans="T"),
     }
 
@@ -73,6 +88,13 @@ def main() -> None:
                                   zip(samples["cholesky"], samples["lapack"], strict=True))
         times = ", ".join(f"{k} {statistics.median(v) * 1e3:.1f}" for k, v in samples.items())
         print(f"{m}×{n}: cholesky / lapack {ratio:.2f}   (ms: {times})")
+        # CholeskyQR2 from PyTorch's fastest kernels: two Gram products, potrf and solves
+        floor = statistics.median(
+            2 * (min(g1, g2) + min(s1, s2) + c) / lapack for g1, g2, s1, s2, c, lapack in zip(
+                samples["gram torch"], samples["gram torch, two products"],
+                samples["solve torch"], samples["solve torch, inverse + GEMM"],
+                samples["potrf torch"], samples["lapack"], strict=True))
+        print(f"  CholeskyQR2 kernel floor with PyTorch's kernels: {floor:.2f} × LAPACK")
     a = torch.from_numpy(random_matrix(rng, (20000, 100), "float64", cond=1e6))
     for name, (q, r) in (("cholesky", diffqr.qr(a, method="cholesky")),
                          ("lapack", torch.linalg.qr(a))):
