@@ -11,13 +11,21 @@ import pytest
 
 paddle = pytest.importorskip("paddle")
 
+from family_cases import (  # noqa: E402
+    DTYPES,
+    LQ_CASES,
+    LSTSQ_SHAPES,
+    QR_CASES,
+    lq_outputs,
+    lstsq_outputs,
+    qr_outputs,
+)
+
 import diffqr  # noqa: E402
 from diffqr._verify import random_matrix, relative_error  # noqa: E402
 
 H = 1e-6
 TOL = 1e-6  # central differences on well-conditioned float64 cases: ~1e-9; a wrong rule: O(1)
-SHAPES = [(5, 3), (3, 5), (4, 4), (1, 1), (4, 1), (1, 4), (2, 3, 4, 3), (2, 3, 3, 4)]
-DTYPES = ["float64", "complex128"]
 
 
 def tensor(x, grad=False):
@@ -75,52 +83,29 @@ def check_jvp(fn, inputs, rng, dtype):
     assert relative_error([t.numpy() for t in tangents], fd) < TOL
 
 
-QR_CASES = [({}, s) for s in SHAPES] + [({"mode": "complete"}, (5, 3)),
-                                         ({"mode": "complete"}, (2, 6, 2)),
-                                         ({"mode": "r"}, (6, 4)),
-                                         ({"pivoting": True}, (3, 6)),
-                                         ({"pivoting": True}, (6, 3)),
-                                         ({"pivoting": True}, (2, 3, 4, 6)),
-                                         ({"pivoting": True, "rank": 2}, (5, 4))]
-
-
-def _qr(options):
-    def fn(a):
-        out = diffqr.qr(a, **options)
-        return [out] if options.get("mode") == "r" else list(out[:2])  # P: integer, constant
-
-    return fn
-
-
 @pytest.mark.parametrize(("options", "shape"), QR_CASES)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_qr(rng, options, shape, dtype):
     a = random_matrix(rng, shape, dtype)
-    check_grad(_qr(options), [a], rng, dtype)
-    check_jvp(_qr(options), [a], rng, dtype)
+    check_grad(qr_outputs(options), [a], rng, dtype)
+    check_jvp(qr_outputs(options), [a], rng, dtype)
 
 
-@pytest.mark.parametrize(("options", "shape"),
-                         [({}, s) for s in SHAPES[:3]] + [({"mode": "complete"}, (3, 5)),
-                                                          ({"pivoting": True}, (6, 3)),
-                                                          ({"pivoting": True}, (2, 3, 3, 6))])
+@pytest.mark.parametrize(("options", "shape"), LQ_CASES)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_lq(rng, options, shape, dtype):
     a = random_matrix(rng, shape, dtype)
-    fn = lambda x: list(diffqr.lq(x, **options)[:2])  # noqa: E731
+    fn = lq_outputs(options)
     check_grad(fn, [a], rng, dtype)
     check_jvp(fn, [a], rng, dtype)
 
 
-@pytest.mark.parametrize(("a_shape", "b_shape"), [
-    ((6, 3), (6, 2)), ((3, 6), (3, 2)), ((6, 3), (6,)), ((1, 1), (1, 1)), ((4, 1), (4,)),
-    ((2, 3, 5, 4), (2, 3, 5)), ((2, 3, 4, 5), (4, 2)),
-])
+@pytest.mark.parametrize(("a_shape", "b_shape"), LSTSQ_SHAPES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("ridge", [0.0, 0.4])
 def test_lstsq(rng, a_shape, b_shape, dtype, ridge):
     a, b = random_matrix(rng, a_shape, dtype, cond=10.0), random_matrix(rng, b_shape, dtype)
-    fn = lambda x, y: [diffqr.lstsq(x, y, ridge=ridge)]  # noqa: E731
+    fn = lstsq_outputs(ridge)
     check_grad(fn, [a, b], rng, dtype)
     # With respect to one input while the other also requires a gradient: paddle asks a
     # single PyLayer for None there, so diffqr ties each input through a layer of its own.
