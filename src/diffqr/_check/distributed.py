@@ -41,14 +41,14 @@ def _errors(call: Callable, reference: Callable, vjp: Callable, jvp: Callable | 
 def _jax_rows() -> dict[str, float]:
     import jax
     import jax.numpy as jnp
-    from jax.sharding import NamedSharding
+    from jax.sharding import Mesh, NamedSharding
     from jax.sharding import PartitionSpec as P
 
     import diffqr
     from diffqr import distributed as dd
 
     jax.config.update("jax_enable_x64", True)
-    mesh = jax.make_mesh((4,), ("rows",), axis_types=(jax.sharding.AxisType.Auto,))
+    mesh = Mesh(np.array(jax.devices()[:4]), ("rows",))  # automatic axes, on every JAX
     rows = NamedSharding(mesh, P("rows", None))
 
     def lift(f):
