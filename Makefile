@@ -9,7 +9,7 @@ PIP_QUIET := --quiet --disable-pip-version-check
 # `make test-matrix`: one scratch environment per stack of requirements/matrix-<stack>.txt, and
 # the test groups each runs (besides `python -m diffqr check`); see docs/compatibility.md.
 MATRIX_STACKS := oldest np20
-MATRIX_GROUPS_oldest := core jax tensorflow dask conformance-numpy conformance-jax \
+MATRIX_GROUPS_oldest := core jax tensorflow dask distributed conformance-numpy conformance-jax \
 	conformance-autograd
 MATRIX_GROUPS_np20 := core jax conformance-numpy conformance-torch conformance-tensorflow \
 	conformance-dask conformance-array_api

@@ -15,7 +15,7 @@ os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import NamedSharding
+from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 import diffqr
@@ -23,7 +23,7 @@ from diffqr import distributed as dd
 
 jax.config.update("jax_enable_x64", True)
 devices = min(4, len(jax.devices()))
-mesh = jax.make_mesh((devices,), ("rows",), axis_types=(jax.sharding.AxisType.Auto,))
+mesh = Mesh(np.array(jax.devices()[:devices]), ("rows",))  # automatic axes, every JAX
 rows = NamedSharding(mesh, P("rows", None))
 
 rng = np.random.default_rng(0)
