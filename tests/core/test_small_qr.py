@@ -29,7 +29,7 @@ def _conditioned(rng, batch, n, kappa):
     """``batch`` matrices ``U diag(σ) Vᵀ`` with singular values from 1 down to ``1/kappa``."""
     u = np.linalg.qr(rng.standard_normal((batch, n, n)))[0]
     v = np.linalg.qr(rng.standard_normal((batch, n, n)))[0]
-    return (u * np.logspace(0, -np.log10(kappa), n)) @ v.mT
+    return (u * np.logspace(0, -np.log10(kappa), n)) @ np.swapaxes(v, -1, -2)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -55,7 +55,7 @@ def test_ill_conditioned_accuracy_matches_lapack(rng, kappa):
     eye = np.eye(n)
 
     def errors(q, r):
-        orthogonality = np.abs(q.mT @ q - eye).max()
+        orthogonality = np.abs(np.swapaxes(q, -1, -2) @ q - eye).max()
         reconstruction = np.abs(q @ r - a).max() / np.abs(a).max()
         return orthogonality, reconstruction
 
@@ -75,7 +75,8 @@ def test_rank_deficient_members(rng):
     q, r = _factor(a)
     q0, r0 = _lapack(a)
     np.testing.assert_allclose(q @ r, a, atol=1e-14 * np.abs(a).max())
-    np.testing.assert_allclose(q.mT @ q, np.broadcast_to(np.eye(4), q.shape), atol=1e-14)
+    np.testing.assert_allclose(np.swapaxes(q, -1, -2) @ q, np.broadcast_to(np.eye(4), q.shape),
+                               atol=1e-14)
     np.testing.assert_allclose(r[7], r0[7], atol=1e-14)
     np.testing.assert_allclose(q[9], q0[9], atol=0)
     np.testing.assert_allclose(r[9], 0, atol=0)
