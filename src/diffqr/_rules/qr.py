@@ -137,8 +137,7 @@ def _square_vjp(
         h = _copyltu_m(xp, q, r1, q_bar, r1_bar)
         g = xp.matmul(q, h) if q_bar is None else xp.addmm(q_bar, q, h)
         del h  # free it before the solve allocates its result
-        return xp.right_solve_consuming(r1, g)  # g is ours: adapters may solve in place
-    return xp.solve_triangular(r1, g, upper=True, left=False, adjoint=True)
+    return xp.right_solve_consuming(r1, g)  # g is ours: adapters may solve in place
 
 
 def _householder_completion(xp: Backend, q: Array, n: int) -> tuple[Array, Array, Array]:
